@@ -1,0 +1,3 @@
+from mindspace.cli import app
+
+app()

@@ -1,0 +1,147 @@
+"""The composition root: builds the ASGI app from the platform and the domains."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from redis.asyncio import Redis
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mindspace import __version__
+from mindspace.identity.api import well_known
+from mindspace.identity.domain import domain as identity_domain
+from mindspace.identity.tokens import (
+    MemoryRevocations,
+    RedisRevocations,
+    Revocations,
+    TokenService,
+    development_keys,
+    key_from_pem,
+)
+from mindspace.platform import health, metrics
+from mindspace.platform.config import Settings, get_settings
+from mindspace.platform.db import Database
+from mindspace.platform.domains import Domain
+from mindspace.platform.errors import ServiceUnavailable, install_error_handlers, problem_response
+from mindspace.platform.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from mindspace.platform.ratelimit import RateLimiter
+from mindspace.platform.relay import EventBus
+from mindspace.platform.relay import run_forever as run_relay_forever
+
+log = logging.getLogger(__name__)
+DOMAINS: list[Domain] = [identity_domain]
+API_PREFIX = "/api/v1"
+
+
+def build_tokens(settings: Settings, revocations: Revocations) -> TokenService:
+    if settings.jwt_private_keys:
+        keys = [key_from_pem(pem.get_secret_value().encode()) for pem in settings.jwt_private_keys]
+    else:
+        keys = development_keys(settings.data_dir / "keys")
+    return TokenService(
+        keys,
+        issuer=settings.public_base_url,
+        audience="mindspace-api",
+        revocations=revocations,
+    )
+
+
+def build_event_bus() -> EventBus:
+    """Every domain's event subscriptions (none yet: consumers arrive with notifications)."""
+    return EventBus()
+
+
+def create_app(settings: Settings | None = None, *, run_relay: bool = False) -> FastAPI:
+    settings = settings or get_settings()
+    if not settings.database_url and not settings.database_app_url:
+        raise RuntimeError("DATABASE_URL is not set; `mindspace serve` starts an embedded one")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database.from_settings(settings)
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        revocations: Revocations = RedisRevocations(redis) if redis else MemoryRevocations()
+        tokens = build_tokens(settings, revocations)
+        app.state.settings = settings
+        app.state.db = db
+        app.state.redis = redis
+        app.state.rate_limiter = RateLimiter(settings.redis_url)
+        app.state.tokens = tokens
+        app.state.authenticator = tokens
+        relay = asyncio.create_task(run_relay_forever(db, build_event_bus())) if run_relay else None
+        try:
+            yield
+        finally:
+            if relay is not None:
+                relay.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await relay
+            await db.dispose()
+            if redis is not None:
+                await redis.aclose()
+
+    app = FastAPI(
+        title="Mindspace API",
+        version=__version__,
+        summary="Journal, mood, companion, community, experts and store: one account, private by default.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    install_error_handlers(app)
+    _install_database_errors(app)
+
+    api = APIRouter(prefix=API_PREFIX)
+    for domain in DOMAINS:
+        if domain.router is not None:
+            api.include_router(domain.router)
+    app.include_router(api)
+    app.include_router(well_known)
+    app.router.routes.extend(health.routes)
+    app.router.routes.append(
+        Route("/metrics", metrics.metrics_endpoint, methods=["GET"], include_in_schema=False)
+    )
+
+    # Added innermost first: the request context wraps everything, so even a 413 or a CORS
+    # refusal carries the request id and the security headers.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(RequestContextMiddleware, hsts=settings.is_production)
+    return app
+
+
+def _install_database_errors(app: FastAPI) -> None:
+    """A database that is down or overloaded is a 503 with Retry-After, quickly, not a hang
+    and not a 500."""
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        log.warning("database unavailable", extra={"error": repr(exc)})
+        return problem_response(
+            status=503,
+            type_slug=ServiceUnavailable.type,
+            title=ServiceUnavailable.title,
+            detail="We cannot reach our database right now. Please try again in a moment.",
+            headers={"Retry-After": "5"},
+        )
+
+    for exc_type in (OperationalError, InterfaceError, PoolTimeoutError, ConnectionError, OSError):
+        app.add_exception_handler(exc_type, unavailable)

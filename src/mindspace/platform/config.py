@@ -1,0 +1,102 @@
+"""Settings from the environment and `.env`, validated once at start-up."""
+
+from __future__ import annotations
+
+import enum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Development defaults that must never reach production; the validator below refuses them there.
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-0000000000000000"
+
+
+class Environment(enum.StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MINDSPACE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    environment: Environment = Environment.development
+    # The owner connection: migrations, and the explicit system scope. When unset, `serve`
+    # starts an embedded PostgreSQL under `data_dir`.
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "MINDSPACE_DATABASE_URL")
+    )
+    # The application's own connection: a role without BYPASSRLS that owns no table, so
+    # row-level security applies to every query the API makes. Derived from `database_url`
+    # (same server, role `database_app_role`) when unset.
+    database_app_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_APP_URL", "MINDSPACE_DATABASE_APP_URL"),
+    )
+    database_app_role: str = "mindspace_app"
+    database_app_password: SecretStr | None = None
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_statement_timeout_ms: int = Field(default=15_000, ge=100)
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "MINDSPACE_REDIS_URL")
+    )
+    nats_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("NATS_URL", "MINDSPACE_NATS_URL")
+    )
+
+    data_dir: Path = Path(".mindspace")
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    # PEM-encoded P-256 private keys; the first signs, the rest only verify (key rotation).
+    # Unset in development: a key is generated under `data_dir/keys`.
+    jwt_private_keys: list[SecretStr] = []
+    public_base_url: str = "http://127.0.0.1:8000"
+    cors_origins: Annotated[list[str], NoDecode] = []
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    log_level: str = "INFO"
+    log_json: bool = True
+    rate_limit_default: str = "120/minute"
+    seed_demo_data: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_cors(cls, data: dict[str, object]) -> dict[str, object]:
+        origins = data.get("cors_origins")
+        if isinstance(origins, str):
+            data["cors_origins"] = [o.strip() for o in origins.split(",") if o.strip()]
+        return data
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets_in_production(self) -> Settings:
+        if self.environment is not Environment.production:
+            return self
+        problems = []
+        if self.secret_key.get_secret_value() == DEV_SECRET_KEY:
+            problems.append("MINDSPACE_SECRET_KEY is the development default")
+        elif len(self.secret_key.get_secret_value()) < 32:
+            problems.append("MINDSPACE_SECRET_KEY is shorter than 32 characters")
+        if not self.database_url:
+            problems.append("DATABASE_URL is required (no embedded database in production)")
+        if not self.database_app_url:
+            problems.append("DATABASE_APP_URL is required: the API must not log in as the owner")
+        if not self.jwt_private_keys:
+            problems.append("MINDSPACE_JWT_PRIVATE_KEYS is required (no generated keys)")
+        if problems:
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.production
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,196 @@
+"""The database: base models, the engine, and sessions scoped to the acting principal.
+
+Isolation is enforced twice. Services filter every owned query by the principal; behind them,
+PostgreSQL row-level security (see `owner_policy_sql`) hides every row whose `owner_id` is not
+the principal set for the transaction. The API connects as a role that owns no table and has no
+BYPASSRLS, so a query that forgets its filter still sees only the actor's rows.
+
+Wider visibility is never implicit: `DbScope.admin` (audited, staff only) and `DbScope.system`
+(jobs, sign-in look-ups) are opened by name, through `Database.session(..., scope=...)`.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, MetaData, Uuid, event, func, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column
+
+from mindspace.platform.config import Settings
+from mindspace.platform.ids import new_id
+from mindspace.platform.security import Principal
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+USER_TABLE = "user_account"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        datetime: DateTime(timezone=True),
+        uuid.UUID: Uuid(as_uuid=True),
+    }
+
+
+class IdMixin:
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class OwnedMixin:
+    """A row that belongs to one person. Its table must carry `owner_policy_sql` in a migration;
+    `tests/platform/test_rls.py` fails for any table with `owner_id` and no policy."""
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey(f"{USER_TABLE}.id", ondelete="CASCADE"), index=True
+    )
+
+
+class DbScope(enum.StrEnum):
+    user = "user"  # only the principal's own rows (anonymous: none)
+    admin = "admin"  # staff acting on others' rows; every opening is audited
+    system = "system"  # jobs and relays; no person is acting
+    # Sign-in before anyone is authenticated: identity's tables only (their policies name it).
+    auth = "auth"
+
+
+def owner_policy_sql(
+    table: str,
+    role: str,
+    *,
+    column: str = "owner_id",
+    scopes: tuple[DbScope, ...] = (DbScope.admin, DbScope.system),
+) -> list[str]:
+    """The statements that put a table under owner row-level security. Used by migrations;
+    changing it changes only migrations written after the change."""
+    wider = ", ".join(f"'{s.value}'" for s in scopes)
+    rule = f"{column} = mindspace_user_id() OR mindspace_scope() IN ({wider})"
+    return [
+        f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY {table}_owner ON {table} USING ({rule}) WITH CHECK ({rule})",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {role}",
+    ]
+
+
+class ScopedSession(Session):
+    """A session whose every transaction starts by telling PostgreSQL who is acting."""
+
+
+@event.listens_for(ScopedSession, "after_begin")
+def _set_transaction_principal(
+    session: Session, transaction: SessionTransaction, connection: Connection
+) -> None:
+    principal: Principal | None = session.info.get("principal")
+    scope: DbScope = session.info.get("scope", DbScope.user)
+    connection.execute(
+        text(
+            "SELECT set_config('mindspace.user_id', :uid, true), "
+            "set_config('mindspace.scope', :scope, true)"
+        ),
+        {"uid": str(principal.user_id) if principal else "", "scope": scope.value},
+    )
+
+
+def app_url(owner: str, *, explicit: str | None, role: str, password: str | None) -> URL:
+    """The API's connection URL: the explicit one, else the owner's server with the app role."""
+    if explicit:
+        return _asyncpg(make_url(explicit))
+    return _asyncpg(make_url(owner).set(username=role, password=password))
+
+
+def _asyncpg(url: URL) -> URL:
+    return url.set(drivername="postgresql+asyncpg")
+
+
+def owner_url(url: str) -> URL:
+    return _asyncpg(make_url(url))
+
+
+class Database:
+    """Owns the engine. One per process, created at start-up and disposed at shutdown."""
+
+    def __init__(self, url: URL, *, pool_size: int = 10, statement_timeout_ms: int = 15_000):
+        self.engine: AsyncEngine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_timeout=5,
+            pool_recycle=1800,
+            connect_args={
+                # A database that is down must answer 503 quickly, not hang the request.
+                "timeout": 5,
+                "command_timeout": statement_timeout_ms / 1000 + 5,
+                "server_settings": {
+                    "application_name": "mindspace",
+                    "statement_timeout": str(statement_timeout_ms),
+                    "idle_in_transaction_session_timeout": str(statement_timeout_ms * 2),
+                    "timezone": "UTC",
+                },
+            },
+        )
+        self._sessions = async_sessionmaker(
+            self.engine, sync_session_class=ScopedSession, expire_on_commit=False
+        )
+
+    @asynccontextmanager
+    async def session(
+        self,
+        principal: Principal | None,
+        *,
+        scope: DbScope = DbScope.user,
+    ) -> AsyncIterator[AsyncSession]:
+        """One transaction, committed when the block ends and rolled back if it raises."""
+        if scope is DbScope.admin and (principal is None or not principal.is_staff):
+            raise PermissionError("the admin scope needs a staff principal")
+        async with self._sessions() as session:
+            session.info["principal"] = principal
+            session.info["scope"] = scope
+            async with session.begin():
+                try:
+                    yield session
+                except Exception as exc:
+                    if not getattr(exc, "keeps_changes", False):
+                        raise
+                    await session.commit()
+                    raise
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        password = settings.database_app_password
+        url = app_url(
+            settings.database_url or "",
+            explicit=settings.database_app_url,
+            role=settings.database_app_role,
+            password=password.get_secret_value() if password else None,
+        )
+        return cls(
+            url,
+            pool_size=settings.database_pool_size,
+            statement_timeout_ms=settings.database_statement_timeout_ms,
+        )
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+

@@ -1,0 +1,39 @@
+"""The one registration hook through which a domain joins the product.
+
+A domain describes itself with a `Domain`: its router, its demo content, its part of a person's
+data export. The composition root (`mindspace.app`) lists the domains; the platform calls them
+without knowing any of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mindspace.platform.db import Database
+from mindspace.platform.security import Principal
+
+Seeder = Callable[[Database], Awaitable[list[str]]]
+Exporter = Callable[[AsyncSession, Principal], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    name: str
+    router: APIRouter | None = None
+    # Adds demo content idempotently; returns lines to print for a newcomer (sign-in details).
+    seed: Seeder | None = None
+    # The domain's part of "export all my data": JSON-ready, read in the person's own scope.
+    export: Exporter | None = None
+
+
+async def run_seeders(db: Database, domains: list[Domain]) -> list[str]:
+    lines: list[str] = []
+    for domain in domains:
+        if domain.seed is not None:
+            lines.extend(await domain.seed(db))
+    return lines

@@ -1,0 +1,94 @@
+"""FastAPI dependencies every domain's routes use: the principal, the scoped session, roles."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mindspace.platform.audit import Origin
+from mindspace.platform.db import Database, DbScope
+from mindspace.platform.errors import Forbidden, Unauthenticated
+from mindspace.platform.ratelimit import client_ip
+from mindspace.platform.security import Authenticator, Principal, Role
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login")
+
+
+def get_database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+async def optional_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    if credentials is None:
+        return None
+    authenticator: Authenticator = request.app.state.authenticator
+    principal = await authenticator.authenticate(credentials.credentials)
+    request.state.principal = principal
+    return principal
+
+
+async def require_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    if principal is None:
+        raise Unauthenticated("Sign in to continue.")
+    return principal
+
+
+def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    allowed = frozenset(roles)
+
+    async def dependency(principal: Annotated[Principal, Depends(require_principal)]) -> Principal:
+        if not principal.roles & allowed:
+            raise Forbidden("Your account does not have access to this.")
+        return principal
+
+    return dependency
+
+
+async def _user_session(
+    db: Annotated[Database, Depends(get_database)],
+    principal: Annotated[Principal, Depends(require_principal)],
+) -> AsyncIterator[AsyncSession]:
+    async with db.session(principal) as session:
+        yield session
+
+
+async def _anonymous_session(
+    db: Annotated[Database, Depends(get_database)],
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> AsyncIterator[AsyncSession]:
+    async with db.session(principal) as session:
+        yield session
+
+
+async def _auth_scope_session(
+    db: Annotated[Database, Depends(get_database)],
+) -> AsyncIterator[AsyncSession]:
+    async with db.session(None, scope=DbScope.auth) as session:
+        yield session
+
+
+def request_origin(request: Request) -> Origin:
+    return Origin(ip=client_ip(request), user_agent=request.headers.get("user-agent"))
+
+
+CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+StaffPrincipal = Annotated[Principal, Depends(require_role(Role.admin, Role.super))]
+# scope="function": the transaction commits before the response is sent, so a client never
+# sees success for a write that then fails to commit.
+UserSession = Annotated[AsyncSession, Depends(_user_session, scope="function")]
+AnySession = Annotated[AsyncSession, Depends(_anonymous_session, scope="function")]
+# For sign-in routes only: before anyone is authenticated, see identity's tables and no others.
+SignInSession = Annotated[AsyncSession, Depends(_auth_scope_session, scope="function")]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+RequestOrigin = Annotated[Origin, Depends(request_origin)]

@@ -1,0 +1,235 @@
+"""Test harness: a real PostgreSQL per xdist worker, migrated once; tables emptied after each
+test that touched them.
+
+Where the database comes from: TEST_DATABASE_URL, else the service machine's 127.0.0.1:5432
+when it answers, else an embedded PostgreSQL (pgserver) under .mindspace/test-pg.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from mindspace.app import create_app
+from mindspace.identity import passwords
+from mindspace.identity.models import AuthSession, UserAccount
+from mindspace.identity.tokens import TokenService
+from mindspace.platform.clock import utc_now
+from mindspace.platform.config import Environment, Settings
+from mindspace.platform.db import Database, DbScope
+from mindspace.platform.ids import new_id
+from mindspace.platform.migrate import upgrade
+from mindspace.platform.security import Principal, Role
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_PASSWORD = "correct horse battery"
+_embedded_handle: Any = None
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _server_url() -> str:
+    global _embedded_handle
+    explicit = os.environ.get("TEST_DATABASE_URL")
+    if explicit:
+        return explicit
+    if _answers("127.0.0.1", 5432):
+        return "postgresql://postgres@127.0.0.1:5432/postgres"
+    from mindspace.platform import embedded
+
+    url, _embedded_handle = embedded.start(ROOT / ".mindspace" / "test-pg")
+    return url
+
+
+def redis_url() -> str | None:
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+    parsed = make_url(url.replace("redis://", "postgresql://", 1))
+    return url if _answers(parsed.host or "127.0.0.1", parsed.port or 6379) else None
+
+
+@pytest.fixture(scope="session")
+def worker_database_url(worker_id: str) -> Iterator[str]:
+    """A fresh database for this xdist worker, migrated to head through Alembic."""
+    server = make_url(_server_url())
+    name = f"mindspace_test_{worker_id}"
+
+    async def recreate() -> None:
+        admin = create_async_engine(
+            server.set(drivername="postgresql+asyncpg", database="postgres"),
+            isolation_level="AUTOCOMMIT",
+        )
+        async with admin.connect() as conn:
+            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        await admin.dispose()
+
+    asyncio.run(recreate())
+    url = server.set(database=name).render_as_string(hide_password=False)
+    upgrade(url, app_role="mindspace_app")
+    yield url
+
+
+@pytest.fixture(scope="session")
+def settings(worker_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        environment=Environment.test,
+        database_url=worker_database_url,
+        redis_url=None,
+        data_dir=tmp_path_factory.mktemp("mindspace-data"),
+        log_json=True,
+        seed_demo_data=False,
+        max_body_bytes=64 * 1024,
+    )
+
+
+@pytest_asyncio.fixture(scope="session")
+async def owner_engine(worker_database_url: str) -> AsyncIterator[AsyncEngine]:
+    """The owner connection: for setup and inspection only, never for the code under test."""
+    engine = create_async_engine(make_url(worker_database_url).set(drivername="postgresql+asyncpg"))
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest_asyncio.fixture(scope="session")
+async def _session_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+async def _empty_tables(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        # replica mode skips the audit trail's append-only trigger: tests may start afresh.
+        await conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        tables = (
+            await conn.exec_driver_sql(
+                "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
+                "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+        ).scalar_one()
+        if tables:
+            await conn.exec_driver_sql(f"TRUNCATE {tables} CASCADE")
+
+
+@pytest_asyncio.fixture
+async def db(app: FastAPI, owner_engine: AsyncEngine) -> AsyncIterator[Database]:
+    database: Database = app.state.db
+    yield database
+    await _empty_tables(owner_engine)
+    await app.state.rate_limiter.reset()
+
+
+@pytest_asyncio.fixture
+async def client(
+    _session_client: httpx.AsyncClient, db: Database
+) -> AsyncIterator[httpx.AsyncClient]:
+    yield _session_client
+
+
+@dataclass
+class Person:
+    id: uuid.UUID
+    email: str
+    password: str
+    principal: Principal
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+_HASH_CACHE: dict[str, str] = {}
+
+
+async def create_user(
+    db: Database,
+    tokens: TokenService,
+    *,
+    email: str | None = None,
+    roles: tuple[Role, ...] = (Role.member,),
+    **overrides: Any,
+) -> Person:
+    """An account with a signed-in session, made directly: hashing once per run keeps the
+    suite fast; the sign-in route itself has its own tests."""
+    if TEST_PASSWORD not in _HASH_CACHE:
+        _HASH_CACHE[TEST_PASSWORD] = await passwords.hash_password(TEST_PASSWORD)
+    user_id = new_id()
+    session_id = new_id()
+    email = email or f"user-{user_id.hex[:12]}@example.org"
+    async with db.session(None, scope=DbScope.auth) as session:
+        session.add(
+            UserAccount(
+                id=user_id,
+                email=email,
+                password_hash=_HASH_CACHE[TEST_PASSWORD],
+                display_name=overrides.pop("display_name", "Test person"),
+                roles=[r.value for r in roles],
+                **overrides,
+            )
+        )
+        await session.flush()
+        session.add(
+            AuthSession(id=session_id, owner_id=user_id, expires_at=utc_now() + timedelta(days=1))
+        )
+    principal = Principal(user_id=user_id, roles=frozenset(roles), session_id=session_id)
+    token, _ = tokens.issue(principal)
+    return Person(user_id, email, TEST_PASSWORD, principal, token)
+
+
+@pytest_asyncio.fixture
+async def user(db: Database, app: FastAPI) -> Person:
+    return await create_user(db, app.state.tokens)
+
+
+@pytest_asyncio.fixture
+async def other_user(db: Database, app: FastAPI) -> Person:
+    return await create_user(db, app.state.tokens)
+
+
+@pytest_asyncio.fixture
+async def admin(db: Database, app: FastAPI) -> Person:
+    return await create_user(db, app.state.tokens, roles=(Role.member, Role.admin))
+
+
+def assert_problem(response: httpx.Response, status: int, type_suffix: str | None = None) -> dict[str, Any]:
+    """The response is RFC 9457 problem+json with this status (and type, when given)."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert body["title"]
+    assert body["type"].startswith("https://")
+    assert body["instance"] == f"urn:request:{response.headers['x-request-id']}"
+    if type_suffix:
+        assert body["type"].endswith("/" + type_suffix), body["type"]
+    return body
