@@ -50,7 +50,7 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
-def _server_url() -> str:
+def _server_url(worker_id: str) -> str:
     global _embedded_handle
     explicit = os.environ.get("TEST_DATABASE_URL")
     if explicit:
@@ -59,7 +59,8 @@ def _server_url() -> str:
         return "postgresql://postgres@127.0.0.1:5432/postgres"
     from mindspace.platform import embedded
 
-    url, _embedded_handle = embedded.start(ROOT / ".mindspace" / "test-pg")
+    # One embedded server per xdist worker: they must not share a data folder.
+    url, _embedded_handle = embedded.start(ROOT / ".mindspace" / f"test-pg-{worker_id}")
     return url
 
 
@@ -72,23 +73,25 @@ def redis_url() -> str | None:
 @pytest.fixture(scope="session")
 def worker_database_url(worker_id: str) -> Iterator[str]:
     """A fresh database for this xdist worker, migrated to head through Alembic."""
-    server = make_url(_server_url())
-    name = f"mindspace_test_{worker_id}"
+    server = make_url(_server_url(worker_id))
+    # The pid keeps concurrent runs on one server (two checkouts, a helper) out of each other's way.
+    name = f"mindspace_test_{worker_id}_{os.getpid()}"
 
-    async def recreate() -> None:
+    async def admin_sql(*statements: str) -> None:
         admin = create_async_engine(
             server.set(drivername="postgresql+asyncpg", database="postgres"),
             isolation_level="AUTOCOMMIT",
         )
         async with admin.connect() as conn:
-            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            for statement in statements:
+                await conn.exec_driver_sql(statement)
         await admin.dispose()
 
-    asyncio.run(recreate())
+    asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"'))
     url = server.set(database=name).render_as_string(hide_password=False)
     upgrade(url, app_role="mindspace_app")
     yield url
+    asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

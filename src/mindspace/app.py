@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None, *, run_relay: bool = False) -> 
     app = FastAPI(
         title="Mindspace API",
         version=__version__,
-        summary="Journal, mood, companion, community, experts and store: one account, private by default.",
+        summary="Journal, mood, companion, community, experts and store: one private account.",
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,

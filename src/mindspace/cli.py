@@ -150,7 +150,7 @@ def create_admin(
     email: Annotated[str, typer.Argument(help="The admin's email address")],
     display_name: Annotated[str, typer.Option(help="Name shown to other staff")] = "Admin",
 ) -> None:
-    """Create an admin account. The password is read from the terminal (or MINDSPACE_ADMIN_PASSWORD)."""
+    """Create an admin account; the password comes from the terminal or MINDSPACE_ADMIN_PASSWORD."""
     from mindspace.identity import passwords
 
     password = os.environ.get("MINDSPACE_ADMIN_PASSWORD") or getpass.getpass("Password: ")
@@ -172,7 +172,10 @@ def create_admin(
         async with fastapi_app.router.lifespan_context(fastapi_app):
             async with fastapi_app.state.db.session(None, scope=DbScope.auth) as session:
                 created = await service.register(
-                    session, email=email, password=password, display_name=display_name,
+                    session,
+                    email=email,
+                    password=password,
+                    display_name=display_name,
                     origin=Origin(user_agent="mindspace create-admin"),
                     roles=(Role.member, Role.admin),
                 )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Response, status
 
@@ -117,9 +117,7 @@ async def get_me(session: UserSession, principal: CurrentPrincipal) -> Me:
 
 
 @users.patch("/me", responses=problem_responses(Unauthenticated))
-async def update_me(
-    body: MeUpdate, session: UserSession, principal: CurrentPrincipal
-) -> Me:
+async def update_me(body: MeUpdate, session: UserSession, principal: CurrentPrincipal) -> Me:
     return await service.update_me(session, principal, changes=body.model_dump(exclude_unset=True))
 
 

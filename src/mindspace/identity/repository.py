@@ -24,7 +24,7 @@ SESSION_COLUMNS = (
 )
 
 
-def readable_sessions(principal: Principal) -> Select[Any]:
+def readable_sessions(principal: Principal) -> Select[*tuple[Any, ...]]:
     return select(*SESSION_COLUMNS).where(
         AuthSession.owner_id == principal.user_id,
         AuthSession.revoked_at.is_(None),

@@ -1,16 +1,24 @@
 from __future__ import annotations
 
+import uuid
 import zoneinfo
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, EmailStr, IPvAnyAddress, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    EmailStr,
+    Field,
+    IPvAnyAddress,
+    StringConstraints,
+    field_validator,
+)
 
 from mindspace.identity import passwords
-from mindspace.platform.ids import UserId, public_id
+from mindspace.platform.ids import PublicId, UserId
 from mindspace.platform.schemas import InputModel, OutputModel
 
-SessionId = public_id("ses", "auth session")
+SessionId = Annotated[uuid.UUID, PublicId("ses", "auth session")]
 
 Password = Annotated[str, Field(min_length=passwords.MIN_LENGTH, max_length=passwords.MAX_LENGTH)]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
@@ -47,7 +55,7 @@ class RefreshRequest(InputModel):
 
 class TokenPair(OutputModel):
     access_token: str
-    token_type: Literal["Bearer"] = "Bearer"
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - a scheme name, not a secret
     expires_in: int = Field(description="Seconds until the access token expires")
     refresh_token: str
 
@@ -106,4 +114,3 @@ class PublicProfile(OutputModel):
     display_name: str
     bio: str | None
     pronouns: str | None
-

@@ -8,9 +8,14 @@ from mindspace.platform.db import Database, DbScope
 from mindspace.platform.security import Role
 
 DEMO_ACCOUNTS = (
-    ("member@mindspace.local", "calm-river-member", "Maya (member)", (Role.member,)),
-    ("expert@mindspace.local", "steady-oak-expert", "Dr. Arun (expert)", (Role.member, Role.expert)),
-    ("admin@mindspace.local", "quiet-harbour-admin", "Ada (admin)", (Role.member, Role.admin)),
+    ("member@demo.mindspace.app", "calm-river-member", "Maya (member)", (Role.member,)),
+    (
+        "expert@demo.mindspace.app",
+        "steady-oak-expert",
+        "Dr. Arun (expert)",
+        (Role.member, Role.expert),
+    ),
+    ("admin@demo.mindspace.app", "quiet-harbour-admin", "Ada (admin)", (Role.member, Role.admin)),
 )
 
 
@@ -19,8 +24,12 @@ async def seed(db: Database) -> list[str]:
     for email, password, name, roles in DEMO_ACCOUNTS:
         async with db.session(None, scope=DbScope.auth) as session:
             await service.register(
-                session, email=email, password=password, display_name=name,
-                origin=Origin(user_agent="mindspace seed"), roles=roles,
+                session,
+                email=email,
+                password=password,
+                display_name=name,
+                origin=Origin(user_agent="mindspace seed"),
+                roles=roles,
             )
         lines.append(f"  {roles[-1].value:<7} {email}  password: {password}")
     return lines

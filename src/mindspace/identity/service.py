@@ -73,8 +73,14 @@ async def register(
     session.add(user)
     await session.flush()
     outbox.publish(session, UserRegistered(user_id=user.id), owner_id=user.id)
-    audit.record(session, actor=None, action="user.registered", target_type="user",
-                 target_id=user.id, origin=origin)
+    audit.record(
+        session,
+        actor=None,
+        action="user.registered",
+        target_type="user",
+        target_id=user.id,
+        origin=origin,
+    )
     return user.id
 
 
@@ -139,10 +145,17 @@ async def refresh(
     now = utc_now()
     if token.used_at is not None:
         if auth_session.revoked_at is None:
-            await _end_sessions(session, tokens, auth_session.owner_id, "refresh_token_reuse",
-                                only=auth_session.id)
-            audit.record(session, actor=None, action="session.refresh_token_reused",
-                         target_type="session", target_id=auth_session.id, origin=origin)
+            await _end_sessions(
+                session, tokens, auth_session.owner_id, "refresh_token_reuse", only=auth_session.id
+            )
+            audit.record(
+                session,
+                actor=None,
+                action="session.refresh_token_reused",
+                target_type="session",
+                target_id=auth_session.id,
+                origin=origin,
+            )
         raise RefreshTokenReused("This sign-in has ended for your safety. Please sign in again.")
     if auth_session.revoked_at is not None or auth_session.expires_at <= now:
         raise InvalidToken()
@@ -173,8 +186,7 @@ async def _end_sessions(
 
 async def logout(session: AsyncSession, principal: Principal, tokens: TokenService) -> None:
     if principal.session_id is not None:
-        await _end_sessions(session, tokens, principal.user_id, "logout",
-                            only=principal.session_id)
+        await _end_sessions(session, tokens, principal.user_id, "logout", only=principal.session_id)
 
 
 async def logout_everywhere(
@@ -227,4 +239,3 @@ def _me(user: UserAccount) -> Me:
             "email_verified": user.email_verified_at is not None,
         }
     )
-

@@ -27,7 +27,7 @@ from mindspace.platform import ids
 from mindspace.platform.security import Principal, Role
 
 ACCESS_TOKEN_TTL_S = 15 * 60
-ACCESS_TOKEN_TYPE = "at+jwt"
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - RFC 9068 media type, not a secret
 ALGORITHM = "ES256"
 
 

@@ -11,7 +11,7 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Development defaults that must never reach production; the validator below refuses them there.
-DEV_SECRET_KEY = "dev-only-secret-key-change-me-0000000000000000"
+DEV_SECRET_KEY = "dev-only-secret-key-change-me-0000000000000000"  # noqa: S105 - refused in production
 
 
 class Environment(enum.StrEnum):

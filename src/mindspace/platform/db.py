@@ -193,4 +193,3 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-

@@ -20,7 +20,8 @@ def start(data_dir: Path) -> tuple[str, Any]:
 
     pgdata = (data_dir / "pg").resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(str(pgdata), cleanup_mode="stop")
+    get_server = pgserver.get_server  # type: ignore[attr-defined]
+    server = get_server(str(pgdata), cleanup_mode="stop")
     # pgserver speaks over a unix socket in the data folder, as superuser `postgres`.
     url = f"postgresql://postgres@/{DATABASE_NAME}?host={pgdata}"
     log.info("embedded PostgreSQL ready", extra={"pgdata": str(pgdata)})

@@ -137,7 +137,9 @@ def problem_response(
 
 def problem_bytes(status: int, type_slug: str, title: str, detail: str | None = None) -> bytes:
     """The body alone, for pure-ASGI middleware that cannot return a Response object."""
-    return bytes(problem_response(status=status, type_slug=type_slug, title=title, detail=detail).body)
+    return bytes(
+        problem_response(status=status, type_slug=type_slug, title=title, detail=detail).body
+    )
 
 
 def internal_error_response() -> Response:
@@ -219,13 +221,16 @@ def install_error_handlers(app: FastAPI) -> None:
 def problem_responses(*errors: type[AppError]) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` for a route: the problems it can answer, plus the usual 422."""
     out: dict[int | str, dict[str, Any]] = {
-        422: {"model": Problem, "description": InvalidInput.title,
-              "content": {PROBLEM_CONTENT_TYPE: {}}},
+        422: {
+            "model": Problem,
+            "description": InvalidInput.title,
+            "content": {PROBLEM_CONTENT_TYPE: {}},
+        },
     }
     for err in errors:
         entry = out.setdefault(
-            err.status, {"model": Problem, "description": err.title,
-                         "content": {PROBLEM_CONTENT_TYPE: {}}}
+            err.status,
+            {"model": Problem, "description": err.title, "content": {PROBLEM_CONTENT_TYPE: {}}},
         )
         if err.title not in entry["description"]:
             entry["description"] += f"; {err.title}"

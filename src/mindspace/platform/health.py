@@ -40,7 +40,10 @@ async def ready(request: Request) -> Response:
 
 def _not_ready(detail: str) -> Response:
     return problem_response(
-        status=503, type_slug="not-ready", title="Service not ready", detail=detail,
+        status=503,
+        type_slug="not-ready",
+        title="Service not ready",
+        detail=detail,
         headers={"Retry-After": "5"},
     )
 

@@ -53,11 +53,13 @@ def decode(prefix: str, text: str) -> uuid.UUID:
         raise InvalidIdError(f"not a {prefix}_ id") from exc
 
 
-class _PublicIdMarker:
-    """Pydantic glue: validates `<prefix>_<ULID>` text into a UUID and serialises it back."""
+class PublicId:
+    """Pydantic metadata: `Annotated[uuid.UUID, PublicId("usr", "user")]` validates
+    `<prefix>_<ULID>` text into a UUID and serialises it back. In a path a malformed or
+    wrong-kind id answers 404; in a body, 422 (see platform.errors)."""
 
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
+    def __init__(self, prefix: str, kind: str) -> None:
+        self.prefix = register_prefix(prefix, kind)
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: Callable[[Any], core_schema.CoreSchema]
@@ -97,13 +99,4 @@ class _PublicIdMarker:
         }
 
 
-def public_id(prefix: str, kind: str) -> Any:
-    """An annotated UUID type that speaks `<prefix>_<ULID>` on the wire.
-
-    In a path a malformed or wrong-kind id answers 404; in a body, 422 (see platform.errors).
-    """
-    register_prefix(prefix, kind)
-    return Annotated[uuid.UUID, _PublicIdMarker(prefix)]
-
-
-UserId = public_id("usr", "user")
+UserId = Annotated[uuid.UUID, PublicId("usr", "user")]

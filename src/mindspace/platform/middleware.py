@@ -147,9 +147,18 @@ class BodySizeLimitMiddleware:
             return message
 
         response_started = False
+        replaced = False
 
         async def tracking_send(message: Message) -> None:
-            nonlocal response_started
+            nonlocal response_started, replaced
+            if replaced:
+                return  # the rest of the answer we replaced
+            if too_large and not response_started:
+                # The app caught our signal and answered something else (FastAPI turns any
+                # failure to read a body into a 400): the client gets the 413 instead.
+                response_started = replaced = True
+                await self._refuse(send)
+                return
             if message["type"] == "http.response.start":
                 response_started = True
             await send(message)
@@ -184,4 +193,3 @@ class BodySizeLimitMiddleware:
 
 class _BodyTooLargeError(Exception):
     pass
-

@@ -40,11 +40,13 @@ def head_revision() -> str:
     return heads[0]
 
 
-def upgrade(database_url: str, *, app_role: str, app_password: str | None = None,
-            revision: str = "head") -> None:
+def upgrade(
+    database_url: str, *, app_role: str, app_password: str | None = None, revision: str = "head"
+) -> None:
     """Blocking; call from a thread when an event loop is running."""
-    command.upgrade(alembic_config(database_url, app_role=app_role, app_password=app_password),
-                    revision)
+    command.upgrade(
+        alembic_config(database_url, app_role=app_role, app_password=app_password), revision
+    )
 
 
 def downgrade(database_url: str, *, app_role: str, revision: str) -> None:

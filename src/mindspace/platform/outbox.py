@@ -54,6 +54,8 @@ def publish(
     domain, _, name = topic.partition(".")
     if not domain or not name:
         raise ValueError(f"event topic must be '<domain>.<event>', got {topic!r}")
-    row = OutboxEvent(id=new_id(), topic=topic, owner_id=owner_id, payload=event.model_dump(mode="json"))
+    row = OutboxEvent(
+        id=new_id(), topic=topic, owner_id=owner_id, payload=event.model_dump(mode="json")
+    )
     session.add(row)
     return row.id

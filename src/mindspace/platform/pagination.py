@@ -13,16 +13,18 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, TypeVarTuple
 
 import orjson
 from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy.orm import QueryableAttribute
 
 from mindspace.platform.errors import InvalidInput
 
 T = TypeVar("T")
+Row = TypeVarTuple("Row")
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 
@@ -65,7 +67,7 @@ def _encode_value(value: Any) -> Any:
 
 def _decode_value(value: Any) -> Any:
     if isinstance(value, dict) and len(value) == 1:
-        (kind, raw), = value.items()
+        ((kind, raw),) = value.items()
         if kind == "u":
             return uuid.UUID(raw)
         if kind == "t":
@@ -92,8 +94,11 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
 
 
 def keyset(
-    stmt: Select[Any], params: PageParams, *keys: ColumnElement[Any], descending: bool = True
-) -> Select[Any]:
+    stmt: Select[*Row],
+    params: PageParams,
+    *keys: ColumnElement[Any] | QueryableAttribute[Any],
+    descending: bool = True,
+) -> Select[*Row]:
     """Orders `stmt` by `keys` (which must end with a unique column) and applies the cursor.
     Fetches one row more than the limit, so `page()` knows whether there is a next page."""
     if params.cursor:

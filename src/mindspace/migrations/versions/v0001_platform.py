@@ -72,7 +72,9 @@ def upgrade() -> None:
         sa.Column("user_agent", sa.String(length=400), nullable=True),
         sa.Column("details", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column(
-            "occurred_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+            "occurred_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_record")),
@@ -95,9 +97,7 @@ def upgrade() -> None:
     # Staff read the trail through the admin scope; a member reads nothing here.
     op.execute("ALTER TABLE audit_record ENABLE ROW LEVEL SECURITY")
     op.execute("ALTER TABLE audit_record FORCE ROW LEVEL SECURITY")
-    op.execute(
-        "CREATE POLICY audit_record_append ON audit_record FOR INSERT WITH CHECK (true)"
-    )
+    op.execute("CREATE POLICY audit_record_append ON audit_record FOR INSERT WITH CHECK (true)")
     op.execute(
         "CREATE POLICY audit_record_read ON audit_record FOR SELECT "
         "USING (mindspace_scope() IN ('admin', 'system'))"
@@ -110,7 +110,9 @@ def upgrade() -> None:
         sa.Column("owner_id", sa.Uuid(), nullable=True),
         sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column(
-            "occurred_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+            "occurred_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
             nullable=False,
         ),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
@@ -119,7 +121,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_event")),
     )
     op.create_index(
-        "ix_outbox_event_pending", "outbox_event", ["id"],
+        "ix_outbox_event_pending",
+        "outbox_event",
+        ["id"],
         postgresql_where=sa.text("published_at IS NULL"),
     )
     # Anyone's transaction may add events; only the relay (system scope) reads and marks them.

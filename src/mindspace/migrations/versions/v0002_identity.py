@@ -46,8 +46,10 @@ def upgrade() -> None:
         sa.Column("email_verified_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("password_hash", sa.String(length=255), nullable=True),
         sa.Column(
-            "roles", postgresql.ARRAY(sa.String(length=16)),
-            server_default=sa.text("ARRAY['member']::varchar[]"), nullable=False,
+            "roles",
+            postgresql.ARRAY(sa.String(length=16)),
+            server_default=sa.text("ARRAY['member']::varchar[]"),
+            nullable=False,
         ),
         sa.Column("status", sa.String(length=16), server_default="active", nullable=False),
         sa.Column("display_name", sa.String(length=80), nullable=False),
@@ -59,13 +61,24 @@ def upgrade() -> None:
         sa.Column("theme", sa.String(length=16), server_default="system", nullable=False),
         sa.Column("day_boundary_hour", sa.SmallInteger(), server_default="4", nullable=False),
         sa.Column("onboarding_step", sa.SmallInteger(), server_default="0", nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
-                  nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
-                  nullable=False),
-        sa.CheckConstraint("status IN ('active', 'suspended')", name=op.f("ck_user_account_status")),
-        sa.CheckConstraint("day_boundary_hour BETWEEN 0 AND 23",
-                           name=op.f("ck_user_account_day_boundary_hour")),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.CheckConstraint(
+            "status IN ('active', 'suspended')", name=op.f("ck_user_account_status")
+        ),
+        sa.CheckConstraint(
+            "day_boundary_hour BETWEEN 0 AND 23", name=op.f("ck_user_account_day_boundary_hour")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user_account")),
     )
     op.create_index("uq_user_account_email", "user_account", ["email"], unique=True)
@@ -75,17 +88,29 @@ def upgrade() -> None:
         "auth_session",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("owner_id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
-                  nullable=False),
-        sa.Column("last_seen_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
-                  nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column(
+            "last_seen_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoke_reason", sa.String(length=40), nullable=True),
         sa.Column("ip", postgresql.INET(), nullable=True),
         sa.Column("user_agent", sa.String(length=400), nullable=True),
-        sa.ForeignKeyConstraint(["owner_id"], ["user_account.id"], ondelete="CASCADE",
-                                name=op.f("fk_auth_session_owner_id_user_account")),
+        sa.ForeignKeyConstraint(
+            ["owner_id"],
+            ["user_account.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_auth_session_owner_id_user_account"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_session")),
     )
     op.create_index(op.f("ix_auth_session_owner_id"), "auth_session", ["owner_id"])
@@ -97,13 +122,25 @@ def upgrade() -> None:
         sa.Column("owner_id", sa.Uuid(), nullable=False),
         sa.Column("session_id", sa.Uuid(), nullable=False),
         sa.Column("token_hash", sa.LargeBinary(length=32), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
-                  nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["owner_id"], ["user_account.id"], ondelete="CASCADE",
-                                name=op.f("fk_refresh_token_owner_id_user_account")),
-        sa.ForeignKeyConstraint(["session_id"], ["auth_session.id"], ondelete="CASCADE",
-                                name=op.f("fk_refresh_token_session_id_auth_session")),
+        sa.ForeignKeyConstraint(
+            ["owner_id"],
+            ["user_account.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_refresh_token_owner_id_user_account"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["auth_session.id"],
+            ondelete="CASCADE",
+            name=op.f("fk_refresh_token_session_id_auth_session"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_refresh_token")),
     )
     op.create_index(op.f("ix_refresh_token_owner_id"), "refresh_token", ["owner_id"])
