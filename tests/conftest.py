@@ -224,7 +224,9 @@ async def admin(db: Database, app: FastAPI) -> Person:
     return await create_user(db, app.state.tokens, roles=(Role.member, Role.admin))
 
 
-def assert_problem(response: httpx.Response, status: int, type_suffix: str | None = None) -> dict[str, Any]:
+def assert_problem(
+    response: httpx.Response, status: int, type_suffix: str | None = None
+) -> dict[str, Any]:
     """The response is RFC 9457 problem+json with this status (and type, when given)."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")

@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, *, run_relay: bool = False) -> 
                 with contextlib.suppress(asyncio.CancelledError):
                     await relay
             await db.dispose()
+            await app.state.rate_limiter.close()
             if redis is not None:
                 await redis.aclose()
 

@@ -16,7 +16,6 @@ from mindspace.platform.relay import EventBus, relay_once
 from tests.conftest import Person
 
 
-
 class Pinged(DomainEvent):
     topic: ClassVar[str] = "testing.pinged"
     note: str

@@ -13,6 +13,8 @@ from fastapi import Request
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from redis.asyncio import ConnectionPool
+from redis.exceptions import RedisError
 
 from mindspace.platform.errors import RateLimited
 
@@ -21,10 +23,15 @@ log = logging.getLogger(__name__)
 
 class RateLimiter:
     def __init__(self, redis_url: str | None, *, key_prefix: str = "mindspace:rl") -> None:
+        self.key_prefix = key_prefix
         storage: Storage
+        # Our own pool, so shutdown can close it (limits' storage has no close of its own).
+        self._pool = ConnectionPool.from_url(redis_url) if redis_url else None
         if redis_url:
             uri = redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
-            storage = RedisStorage(uri, implementation="redispy", key_prefix=key_prefix)
+            storage = RedisStorage(
+                uri, implementation="redispy", key_prefix=key_prefix, connection_pool=self._pool
+            )
         else:
             storage = MemoryStorage()
         self.storage = storage
@@ -43,13 +50,17 @@ class RateLimiter:
             if allowed:
                 return
             stats = await self._strategy.get_window_stats(item, *key)
-        except (ConnectionError, OSError, TimeoutError) as exc:
+        except (RedisError, ConnectionError, OSError, TimeoutError) as exc:
             log.warning("rate limit store unreachable; allowing", extra={"error": str(exc)})
             return
         raise RateLimited(math.ceil(stats.reset_time - time.time()))
 
     async def reset(self) -> None:
         await self.storage.reset()
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
 
 
 def client_ip(request: Request) -> str:
