@@ -99,5 +99,5 @@ def test_a_topic_names_its_domain() -> None:
     class Bad(DomainEvent):
         topic: ClassVar[str] = "nodomain"
 
-    with pytest.raises(ValueError, match="<domain>.<event>"):
+    with pytest.raises(ValueError, match=r"<domain>\.<event>"):
         publish(None, Bad())  # type: ignore[arg-type]

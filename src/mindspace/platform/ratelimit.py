@@ -30,7 +30,10 @@ class RateLimiter:
         if redis_url:
             uri = redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
             storage = RedisStorage(
-                uri, implementation="redispy", key_prefix=key_prefix, connection_pool=self._pool
+                uri,
+                implementation="redispy",
+                key_prefix=key_prefix,
+                connection_pool=self._pool,  # type: ignore[arg-type]  # typed too narrowly
             )
         else:
             storage = MemoryStorage()
