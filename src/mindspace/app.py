@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -144,5 +145,14 @@ def _install_database_errors(app: FastAPI) -> None:
             headers={"Retry-After": "5"},
         )
 
-    for exc_type in (OperationalError, InterfaceError, PoolTimeoutError, ConnectionError, OSError):
+    # Network failures only: asyncpg raises ConnectionRefusedError, TimeoutError or gaierror
+    # un-wrapped when it cannot connect. Other OSErrors (a file, a directory) are bugs: 500.
+    for exc_type in (
+        OperationalError,
+        InterfaceError,
+        PoolTimeoutError,
+        ConnectionError,
+        TimeoutError,
+        socket.gaierror,
+    ):
         app.add_exception_handler(exc_type, unavailable)

@@ -21,13 +21,16 @@ from mindspace.platform.schemas import InputModel, OutputModel
 SessionId = Annotated[uuid.UUID, PublicId("ses", "auth session")]
 
 Password = Annotated[str, Field(min_length=passwords.MIN_LENGTH, max_length=passwords.MAX_LENGTH)]
+
+
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 
 
 def _valid_timezone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    # OSError: a region folder such as "Europe" is a directory in the tz database, not a zone.
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError("not an IANA time zone, e.g. Europe/London") from None
     return value
 

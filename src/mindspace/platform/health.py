@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -17,7 +16,7 @@ from mindspace.platform.migrate import head_revision
 
 log = logging.getLogger(__name__)
 _READY_TIMEOUT_S = 2.0
-_VERSION_SQL = text("SELECT version_num FROM alembic_version")
+_VERSION_SQL = "SELECT version_num FROM alembic_version"
 
 
 async def live(request: Request) -> Response:
@@ -28,7 +27,9 @@ async def ready(request: Request) -> Response:
     db: Database = request.app.state.db
     try:
         async with asyncio.timeout(_READY_TIMEOUT_S), db.engine.connect() as conn:
-            current = (await conn.execute(_VERSION_SQL)).scalar_one_or_none()
+            # Straight to the driver: one round trip, none of the ORM's per-statement work.
+            raw = await conn.get_raw_connection()
+            current = await raw.driver_connection.fetchval(_VERSION_SQL)  # type: ignore[union-attr]
     except Exception as exc:  # any failure to answer is "not ready", never a 500
         log.warning("readiness: database unreachable", extra={"error": repr(exc)})
         return _not_ready("The database is not reachable.")

@@ -87,8 +87,7 @@ class RequestContextMiddleware:
             await internal_error_response()(scope, receive, send_with_headers)
         finally:
             elapsed = time.perf_counter() - started
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "<unmatched>"
+            template = _route_template(scope)
             metrics.observe_request(scope["method"], template, status, elapsed)
             access_log.info(
                 "request",
@@ -101,6 +100,24 @@ class RequestContextMiddleware:
                 },
             )
             reset_request_id(token)
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's path template for metric labels: never the raw path, or every id
+    would start a new series."""
+    # FastAPI's included routers record the full template (prefixes included) here; their
+    # scope["route"] is the route as declared, without the prefixes of the routers above it.
+    fastapi_scope = scope.get("fastapi")
+    context = (
+        fastapi_scope.get("effective_route_context") if isinstance(fastapi_scope, dict) else None
+    )
+    for matched in (context, scope.get("route")):
+        template = getattr(matched, "path_format", None)
+        if isinstance(template, str) and template:
+            return template
+    if scope.get("endpoint") is not None and not scope.get("path_params"):
+        return str(scope["path"])  # a plain route without parameters is its own template
+    return "<unmatched>"
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
