@@ -56,9 +56,10 @@ def _server_url(worker_id: str) -> str:
         return explicit
     if _answers("127.0.0.1", 5432):
         return "postgresql://postgres@127.0.0.1:5432/postgres"
-    from mindspace.platform import embedded
+    import mindspace.platform.embedded as embedded
 
     # One embedded server per xdist worker: they must not share a data folder.
+    url: str
     url, _embedded_handle = embedded.start(ROOT / ".mindspace" / f"test-pg-{worker_id}")
     return url
 
