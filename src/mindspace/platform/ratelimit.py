@@ -12,7 +12,7 @@ from typing import Literal
 from fastapi import Request
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.aio.strategies import MovingWindowRateLimiter
 from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
@@ -39,7 +39,9 @@ class RateLimiter:
             storage = MemoryStorage()
         self.storage = storage
         self.backend = "redis" if redis_url else "memory"
-        self._strategy = SlidingWindowCounterRateLimiter(storage)
+        # A moving window counts exactly: a sliding-window estimate lets a burst that straddles
+        # a window edge through, and these limits guard sign-in and SMS spend.
+        self._strategy = MovingWindowRateLimiter(storage)
 
     async def hit(self, limit: str | RateLimitItem, *key: str, cost: int = 1) -> None:
         """Counts one attempt against `limit` for `key`; raises RateLimited when it is spent.
