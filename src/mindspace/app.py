@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 from collections.abc import AsyncIterator
@@ -34,10 +35,11 @@ from mindspace.platform.config import Settings, get_settings
 from mindspace.platform.db import Database
 from mindspace.platform.domains import Domain
 from mindspace.platform.errors import ServiceUnavailable, install_error_handlers, problem_response
+from mindspace.platform.messaging import Channel, DevSink, Provider, deliver_pending
 from mindspace.platform.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from mindspace.platform.ratelimit import RateLimiter
-from mindspace.platform.relay import EventBus
-from mindspace.platform.relay import run_forever as run_relay_forever
+from mindspace.platform.relay import EventBus, Pump, relay_once
+from mindspace.platform.relay import run_forever as run_pumps_forever
 
 log = logging.getLogger(__name__)
 DOMAINS: list[Domain] = [identity_domain]
@@ -62,7 +64,18 @@ def build_event_bus() -> EventBus:
     return EventBus()
 
 
-def create_app(settings: Settings | None = None, *, run_relay: bool = False) -> FastAPI:
+def background_pumps(db: Database) -> list[Pump]:
+    """What `serve` runs in process and `worker` runs on its own."""
+    bus = build_event_bus()
+    # Development sinks until SMTP and SMS providers are configured (notifications work).
+    providers: dict[Channel, Provider] = {c: DevSink(c) for c in Channel}
+    return [
+        functools.partial(relay_once, db, bus),
+        functools.partial(deliver_pending, db, providers),
+    ]
+
+
+def create_app(settings: Settings | None = None, *, run_background: bool = False) -> FastAPI:
     settings = settings or get_settings()
     if not settings.database_url and not settings.database_app_url:
         raise RuntimeError("DATABASE_URL is not set; `mindspace serve` starts an embedded one")
@@ -79,14 +92,16 @@ def create_app(settings: Settings | None = None, *, run_relay: bool = False) -> 
         app.state.rate_limiter = RateLimiter(settings.redis_url)
         app.state.tokens = tokens
         app.state.authenticator = tokens
-        relay = asyncio.create_task(run_relay_forever(db, build_event_bus())) if run_relay else None
+        background = (
+            asyncio.create_task(run_pumps_forever(background_pumps(db))) if run_background else None
+        )
         try:
             yield
         finally:
-            if relay is not None:
-                relay.cancel()
+            if background is not None:
+                background.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await relay
+                    await background
             await db.dispose()
             await app.state.rate_limiter.close()
             if redis is not None:

@@ -80,7 +80,7 @@ def serve(host: HostOpt = "127.0.0.1", port: PortOpt = 8000) -> None:
     typer.echo(f"\nMindspace is up: http://{host}:{port}/docs\n")
     from mindspace.app import create_app
 
-    uvicorn.run(create_app(settings, run_relay=True), host=host, port=port, log_config=None)
+    uvicorn.run(create_app(settings, run_background=True), host=host, port=port, log_config=None)
 
 
 @app.command()
@@ -108,8 +108,8 @@ def api(
 
 @app.command()
 def worker() -> None:
-    """Background work: relays committed domain events to their subscribers."""
-    from mindspace.app import build_event_bus
+    """Background work: relays committed events to subscribers and delivers queued messages."""
+    from mindspace.app import background_pumps
     from mindspace.platform.db import Database
     from mindspace.platform.relay import run_forever
 
@@ -119,7 +119,7 @@ def worker() -> None:
     async def run() -> None:
         db = Database.from_settings(settings)
         try:
-            await run_forever(db, build_event_bus())
+            await run_forever(background_pumps(db))
         finally:
             await db.dispose()
 

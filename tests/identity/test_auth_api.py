@@ -9,7 +9,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from mindspace.identity.api import REGISTERED
+from mindspace.identity.api.accounts import REGISTERED
 from mindspace.identity.tokens import TokenService
 from mindspace.platform import ids
 from mindspace.platform.db import Database

@@ -81,6 +81,7 @@ def owner_policy_sql(
     *,
     column: str = "owner_id",
     scopes: tuple[DbScope, ...] = (DbScope.admin, DbScope.system),
+    privileges: str = "SELECT, INSERT, UPDATE, DELETE",
 ) -> list[str]:
     """The statements that put a table under owner row-level security. Used by migrations;
     changing it changes only migrations written after the change."""
@@ -90,7 +91,7 @@ def owner_policy_sql(
         f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
         f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
         f"CREATE POLICY {table}_owner ON {table} USING ({rule}) WITH CHECK ({rule})",
-        f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {role}",
+        f"GRANT {privileges} ON {table} TO {role}",
     ]
 
 

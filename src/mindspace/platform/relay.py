@@ -59,14 +59,19 @@ async def relay_once(db: Database, bus: EventBus, *, batch: int = 100) -> int:
         return len(events)
 
 
-async def run_forever(db: Database, bus: EventBus, *, idle_seconds: float = 1.0) -> None:
-    log.info("event relay started")
+Pump = Callable[[], Awaitable[int]]
+
+
+async def run_forever(pumps: list[Pump], *, idle_seconds: float = 1.0) -> None:
+    """Runs each pump (event relay, message delivery…) until all are idle, then waits a bit."""
+    log.info("background pumps started", extra={"pumps": len(pumps)})
     while True:
-        try:
-            settled = await relay_once(db, bus)
-        except Exception:
-            # The database may be restarting; keep trying rather than take the worker down.
-            log.exception("event relay pass failed")
-            settled = 0
-        if settled == 0:
+        busy = 0
+        for pump in pumps:
+            try:
+                busy += await pump()
+            except Exception:
+                # The database may be restarting; keep trying rather than take the worker down.
+                log.exception("background pump failed")
+        if busy == 0:
             await asyncio.sleep(idle_seconds)

@@ -13,21 +13,16 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from mindspace.migrations.helpers import app_role
+
 revision: str = "0001_platform"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _app_role() -> str:
-    role = str(op.get_context().config.attributes.get("app_role") or "mindspace_app")  # type: ignore[union-attr]
-    if not role.replace("_", "").isalnum():
-        raise ValueError(f"unsafe role name {role!r}")
-    return role
-
-
 def upgrade() -> None:
-    role = _app_role()
+    role = app_role()
     password = op.get_context().config.attributes.get("app_password")  # type: ignore[union-attr]
     # Roles are cluster-wide: several databases (one per test worker) share this one.
     op.execute(
@@ -138,7 +133,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    role = _app_role()
+    role = app_role()
     op.drop_table("outbox_event")
     op.execute("DROP TRIGGER audit_record_append_only ON audit_record")
     op.drop_table("audit_record")

@@ -13,32 +13,15 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from mindspace.migrations.helpers import IDENTITY_SCOPES, apply_owner_rls
+
 revision: str = "0002_identity"
 down_revision: str | None = "0001_platform"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Sign-in runs before anyone is authenticated, in the `auth` scope; these tables admit it.
-_WIDER = "mindspace_scope() IN ('admin', 'system', 'auth')"
-
-
-def _app_role() -> str:
-    role = str(op.get_context().config.attributes.get("app_role") or "mindspace_app")  # type: ignore[union-attr]
-    if not role.replace("_", "").isalnum():
-        raise ValueError(f"unsafe role name {role!r}")
-    return role
-
-
-def _owner_rls(table: str, column: str, role: str) -> None:
-    rule = f"{column} = mindspace_user_id() OR {_WIDER}"
-    op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-    op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-    op.execute(f"CREATE POLICY {table}_owner ON {table} USING ({rule}) WITH CHECK ({rule})")
-    op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {role}")
-
 
 def upgrade() -> None:
-    role = _app_role()
     op.create_table(
         "user_account",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -82,7 +65,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user_account")),
     )
     op.create_index("uq_user_account_email", "user_account", ["email"], unique=True)
-    _owner_rls("user_account", "id", role)
+    apply_owner_rls("user_account", column="id", scopes=IDENTITY_SCOPES)
 
     op.create_table(
         "auth_session",
@@ -114,7 +97,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_session")),
     )
     op.create_index(op.f("ix_auth_session_owner_id"), "auth_session", ["owner_id"])
-    _owner_rls("auth_session", "owner_id", role)
+    apply_owner_rls("auth_session", column="owner_id", scopes=IDENTITY_SCOPES)
 
     op.create_table(
         "refresh_token",
@@ -146,7 +129,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_refresh_token_owner_id"), "refresh_token", ["owner_id"])
     op.create_index(op.f("ix_refresh_token_session_id"), "refresh_token", ["session_id"])
     op.create_index("uq_refresh_token_token_hash", "refresh_token", ["token_hash"], unique=True)
-    _owner_rls("refresh_token", "owner_id", role)
+    apply_owner_rls("refresh_token", column="owner_id", scopes=IDENTITY_SCOPES)
 
 
 def downgrade() -> None:

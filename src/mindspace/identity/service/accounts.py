@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mindspace.identity import passwords, repository
+from mindspace.identity import activity, passwords, repository
+from mindspace.identity.activity import ActivityKind
 from mindspace.identity.errors import (
     AccountUnavailable,
     InvalidCredentials,
@@ -101,6 +102,9 @@ async def login(
         raise AccountUnavailable("This account is suspended. Contact support to restore it.")
     if user.password_hash and passwords.needs_rehash(user.password_hash):
         user.password_hash = await passwords.hash_password(password)
+    activity.record(
+        session, user.id, ActivityKind.signed_in, origin=origin, details={"method": "password"}
+    )
     return await _start_session(session, tokens, user, origin)
 
 
@@ -148,6 +152,9 @@ async def refresh(
             await _end_sessions(
                 session, tokens, auth_session.owner_id, "refresh_token_reuse", only=auth_session.id
             )
+            activity.record(
+                session, auth_session.owner_id, ActivityKind.refresh_token_reused, origin=origin
+            )
             audit.record(
                 session,
                 actor=None,
@@ -192,7 +199,9 @@ async def logout(session: AsyncSession, principal: Principal, tokens: TokenServi
 async def logout_everywhere(
     session: AsyncSession, principal: Principal, tokens: TokenService
 ) -> int:
-    return len(await _end_sessions(session, tokens, principal.user_id, "logout_everywhere"))
+    ended = await _end_sessions(session, tokens, principal.user_id, "logout_everywhere")
+    activity.record(session, principal.user_id, ActivityKind.signed_out_everywhere)
+    return len(ended)
 
 
 async def list_sessions(
