@@ -1,4 +1,4 @@
-"""Preferences, avatars and account status.
+"""Account status, public profiles and the admin surface.
 
 Revision ID: 0008_profiles_admin
 Revises: 0007_two_factor
