@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from mindspace.identity.tokens import TokenService
 
 
-def get_tokens(request: Request) -> TokenService:
+async def get_tokens(request: Request) -> TokenService:
     tokens: TokenService = request.app.state.tokens
     return tokens
 

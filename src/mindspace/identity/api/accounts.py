@@ -125,7 +125,7 @@ router.include_router(auth)
 router.include_router(users)
 
 
-def jwks_route(tokens: Tokens) -> dict[str, Any]:
+async def jwks_route(tokens: Tokens) -> dict[str, Any]:
     return tokens.jwks()
 
 
