@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import procrastinate
 from fastapi import APIRouter, FastAPI
 from redis.asyncio import Redis
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -30,16 +30,16 @@ from mindspace.identity.tokens import (
     development_keys,
     key_from_pem,
 )
-from mindspace.platform import health, metrics
+from mindspace.platform import health, jobs, metrics
 from mindspace.platform.config import Settings, get_settings
 from mindspace.platform.db import Database
 from mindspace.platform.domains import Domain
 from mindspace.platform.errors import ServiceUnavailable, install_error_handlers, problem_response
-from mindspace.platform.messaging import Channel, DevSink, Provider, deliver_pending
+from mindspace.platform.messaging import Channel, DevSink, Provider
 from mindspace.platform.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from mindspace.platform.ratelimit import RateLimiter
-from mindspace.platform.relay import EventBus, Pump, relay_once
-from mindspace.platform.relay import run_forever as run_pumps_forever
+from mindspace.platform.relay import EventBus
+from mindspace.platform.worker import BackgroundWorker
 
 log = logging.getLogger(__name__)
 DOMAINS: list[Domain] = [identity_domain]
@@ -59,20 +59,24 @@ def build_tokens(settings: Settings, revocations: Revocations) -> TokenService:
     )
 
 
-def build_event_bus() -> EventBus:
-    """Every domain's event subscriptions (none yet: consumers arrive with notifications)."""
-    return EventBus()
+def build_jobs(db: Database) -> procrastinate.App:
+    blueprints = {d.name: d.jobs for d in DOMAINS if d.jobs is not None}
+    return jobs.build_app(db.engine.url, blueprints)
 
 
-def background_pumps(db: Database) -> list[Pump]:
-    """What `serve` runs in process and `worker` runs on its own."""
-    bus = build_event_bus()
+def build_event_bus(job_app: procrastinate.App) -> EventBus:
+    bus = EventBus()
+    for domain in DOMAINS:
+        if domain.subscribe is not None:
+            domain.subscribe(bus, job_app)
+    return bus
+
+
+def build_worker(db: Database) -> BackgroundWorker:
+    job_app = build_jobs(db)
     # Development sinks until SMTP and SMS providers are configured (notifications work).
     providers: dict[Channel, Provider] = {c: DevSink(c) for c in Channel}
-    return [
-        functools.partial(relay_once, db, bus),
-        functools.partial(deliver_pending, db, providers),
-    ]
+    return BackgroundWorker(db, job_app, build_event_bus(job_app), providers)
 
 
 def create_app(settings: Settings | None = None, *, run_background: bool = False) -> FastAPI:
@@ -92,9 +96,7 @@ def create_app(settings: Settings | None = None, *, run_background: bool = False
         app.state.rate_limiter = RateLimiter(settings.redis_url)
         app.state.tokens = tokens
         app.state.authenticator = tokens
-        background = (
-            asyncio.create_task(run_pumps_forever(background_pumps(db))) if run_background else None
-        )
+        background = asyncio.create_task(build_worker(db).run()) if run_background else None
         try:
             yield
         finally:

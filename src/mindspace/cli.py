@@ -108,10 +108,9 @@ def api(
 
 @app.command()
 def worker() -> None:
-    """Background work: relays committed events to subscribers and delivers queued messages."""
-    from mindspace.app import background_pumps
+    """Background work: the event relay, message delivery and the job queue."""
+    from mindspace.app import build_worker
     from mindspace.platform.db import Database
-    from mindspace.platform.relay import run_forever
 
     configure_logging(get_settings().log_level, json=get_settings().log_json)
     settings, _ = _settings_with_database(allow_embedded=False)
@@ -119,7 +118,7 @@ def worker() -> None:
     async def run() -> None:
         db = Database.from_settings(settings)
         try:
-            await run_forever(background_pumps(db))
+            await build_worker(db).run()
         finally:
             await db.dispose()
 

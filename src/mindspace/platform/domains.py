@@ -11,14 +11,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import procrastinate
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mindspace.platform.db import Database
+from mindspace.platform.relay import EventBus
 from mindspace.platform.security import Principal
 
 Seeder = Callable[[Database], Awaitable[list[str]]]
 Exporter = Callable[[AsyncSession, Principal], Awaitable[dict[str, Any]]]
+# Wires the domain's event handlers onto the bus; handlers may defer jobs on the jobs app.
+Subscriber = Callable[[EventBus, procrastinate.App], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +33,9 @@ class Domain:
     seed: Seeder | None = None
     # The domain's part of "export all my data": JSON-ready, read in the person's own scope.
     export: Exporter | None = None
+    # Background tasks, added to the jobs app under the domain's name as namespace.
+    jobs: procrastinate.Blueprint | None = None
+    subscribe: Subscriber | None = None
 
 
 async def run_seeders(db: Database, domains: list[Domain]) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,7 +62,7 @@ async def relay_once(db: Database, bus: EventBus, *, batch: int = 100) -> int:
 Pump = Callable[[], Awaitable[int]]
 
 
-async def run_forever(pumps: list[Pump], *, idle_seconds: float = 1.0) -> None:
+async def run_forever(pumps: Sequence[Pump], *, idle_seconds: float = 1.0) -> None:
     """Runs each pump (event relay, message delivery…) until all are idle, then waits a bit."""
     log.info("background pumps started", extra={"pumps": len(pumps)})
     while True:

@@ -1,0 +1,51 @@
+"""Everything that runs outside requests: the outbox relay, message delivery and the job
+worker. `mindspace worker` runs it alone; `mindspace serve` runs it beside the API."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+
+import procrastinate
+
+from mindspace.platform.db import Database
+from mindspace.platform.jobs import worker_context
+from mindspace.platform.messaging import Channel, Provider, deliver_pending
+from mindspace.platform.relay import EventBus, relay_once, run_forever
+
+log = logging.getLogger(__name__)
+
+
+class BackgroundWorker:
+    def __init__(
+        self,
+        db: Database,
+        jobs: procrastinate.App,
+        bus: EventBus,
+        providers: dict[Channel, Provider],
+        *,
+        concurrency: int = 4,
+    ) -> None:
+        self.db = db
+        self.jobs = jobs
+        self.bus = bus
+        self.providers = providers
+        self.concurrency = concurrency
+
+    async def run(self) -> None:
+        """Runs until cancelled. Each part restarts itself on errors (see relay.run_forever);
+        procrastinate retries failed jobs by their task's retry strategy."""
+        pumps = [
+            functools.partial(relay_once, self.db, self.bus),
+            functools.partial(deliver_pending, self.db, self.providers),
+        ]
+        async with self.jobs.open_async():
+            await asyncio.gather(
+                run_forever(pumps),
+                self.jobs.run_worker_async(
+                    concurrency=self.concurrency,
+                    install_signal_handlers=False,
+                    additional_context=worker_context(self.db),
+                ),
+            )
