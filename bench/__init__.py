@@ -1,0 +1,1 @@
+"""Load scenarios and the runner behind `make bench` (`python -m bench`)."""

@@ -1,0 +1,120 @@
+"""The bench database: dropped and created afresh, migrated like production, seeded directly.
+
+Seeding goes around the API on purpose: registration is rate limited and every account or
+refresh token made through it would cost an argon2 hash we are not measuring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy.engine import URL, make_url
+
+from mindspace.identity import passwords
+from mindspace.identity.tokens import new_refresh_token
+from mindspace.platform.ids import new_id
+from mindspace.platform.migrate import upgrade
+
+BENCH_DATABASE = "mindspace_bench"
+APP_ROLE = "mindspace_app"
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+LOGIN_EMAIL = "bench-login@example.org"
+LOGIN_PASSWORD = "bench only correct horse"  # noqa: S105 - a throwaway account in a throwaway database
+TOKEN_OWNERS = 100
+
+
+@dataclass(frozen=True)
+class Seeded:
+    url: str  # DATABASE_URL for the app and the migrations
+    dsn: str  # plain libpq form for asyncpg
+    login_user_id: uuid.UUID
+    token_owner_ids: tuple[uuid.UUID, ...]
+
+
+def server_url() -> URL:
+    return make_url(os.environ.get("DATABASE_URL") or DEFAULT_SERVER)
+
+
+def _dsn(url: URL) -> str:
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def prepare(server: URL) -> Seeded:
+    """Recreates, migrates (blocking, so outside any event loop) and seeds the database."""
+    asyncio.run(_recreate(server))
+    bench = server.set(database=BENCH_DATABASE)
+    url = bench.render_as_string(hide_password=False)
+    upgrade(url, app_role=APP_ROLE)
+    return asyncio.run(_seed_accounts(url, _dsn(bench)))
+
+
+async def _recreate(server: URL) -> None:
+    maintenance = server.database if server.database != BENCH_DATABASE else "postgres"
+    conn = await asyncpg.connect(_dsn(server.set(database=maintenance)))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+    finally:
+        await conn.close()
+
+
+async def _seed_accounts(url: str, dsn: str) -> Seeded:
+    password_hash = await passwords.hash_password(LOGIN_PASSWORD)
+    login_id = new_id()
+    owners = tuple(new_id() for _ in range(TOKEN_OWNERS))
+    records = [(login_id, LOGIN_EMAIL, password_hash, "Bench login")] + [
+        (owner, f"bench-owner-{n}@example.org", password_hash, "Bench owner")
+        for n, owner in enumerate(owners)
+    ]
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.copy_records_to_table(
+            "user_account",
+            records=records,
+            columns=["id", "email", "password_hash", "display_name"],
+        )
+    finally:
+        await conn.close()
+    return Seeded(url=url, dsn=dsn, login_user_id=login_id, token_owner_ids=owners)
+
+
+def seed_refresh_tokens(seeded: Seeded, count: int, *, prefix: Path, threads: int) -> None:
+    """`count` live sessions with one unused refresh token each; thread t of wrk reads
+    `<prefix>-<t>.txt`, so no token is handed to two threads."""
+    tokens = asyncio.run(_insert_sessions(seeded.dsn, seeded.token_owner_ids, count))
+    for thread in range(threads):
+        lines = tokens[thread::threads]
+        Path(f"{prefix}-{thread}.txt").write_text("\n".join(lines) + "\n")
+
+
+async def _insert_sessions(dsn: str, owners: Sequence[uuid.UUID], count: int) -> list[str]:
+    expires = datetime.now(UTC) + timedelta(days=1)
+    sessions: list[tuple[uuid.UUID, uuid.UUID, datetime]] = []
+    refresh: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID, bytes]] = []
+    tokens: list[str] = []
+    for n in range(count):
+        owner, session_id = owners[n % len(owners)], new_id()
+        token, token_hash = new_refresh_token()
+        sessions.append((session_id, owner, expires))
+        refresh.append((new_id(), owner, session_id, token_hash))
+        tokens.append(token)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.copy_records_to_table(
+            "auth_session", records=sessions, columns=["id", "owner_id", "expires_at"]
+        )
+        await conn.copy_records_to_table(
+            "refresh_token",
+            records=refresh,
+            columns=["id", "owner_id", "session_id", "token_hash"],
+        )
+    finally:
+        await conn.close()
+    return tokens

@@ -1,0 +1,258 @@
+"""`python -m bench`: the performance budget from DESIGN.md, measured against bare-ASGI ceilings
+in the same run, on the same machine, with the same wrk settings.
+
+Exit status: 0 when every request of every run succeeded (a missed target is reported, not
+fatal: DESIGN.md asks for misses to be shown, not hidden), 1 when any request failed, 2 when
+the bench itself could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from bench import database, report, servers, wrk
+from bench.database import Seeded
+from bench.measure import Load, Measurement, Plan, Runner
+from bench.report import Outcome, Row, Target
+from bench.wrk import BenchError, WrkOptions
+from mindspace.identity import passwords
+
+_SETTLE_S = 2.0  # after start-up, before the idle RSS reading
+# Refresh can only be slower than C_db (it reads and writes several rows), so C_db's rate with
+# this headroom bounds the tokens one run can consume.
+_TOKEN_HEADROOM = 1.5
+# Settings that would point the app elsewhere than the bench database and in-process limits.
+_APP_ENV_DROPPED = (
+    "REDIS_URL",
+    "MINDSPACE_REDIS_URL",
+    "DATABASE_APP_URL",
+    "MINDSPACE_DATABASE_APP_URL",
+    "MINDSPACE_DATABASE_URL",
+)
+NOTES = (
+    "Client load: wrk on the same machine as the server; both share every core.",
+    "Non-2xx: wrk counts responses with status >= 400; none are tolerated.",
+    "Login and refresh send a distinct X-Forwarded-For per request (the app's uvicorn trusts "
+    "127.0.0.1 as a proxy), so per-address limits (login 20/min, refresh 60/min) see distinct "
+    "clients and every request does the full work; no 429 is excluded.",
+    "Refresh: sessions and refresh tokens are seeded directly; every token is used once.",
+    "GET /api/v1/users/me: one account's access token on every request (cached after the "
+    "first verification, as in the app); the RLS-scoped read runs every time.",
+    "Login ceiling: cores x 1000 / argon2 hash ms, timed in the runner with the app's "
+    "hasher (mindspace.identity.passwords.hash_password) before any server starts.",
+)
+
+
+@dataclass(frozen=True)
+class AppRun:
+    measurements: tuple[Measurement, ...]
+    idle_rss_mb: float
+    loaded_rss_mb: float
+    failed_responses: dict[str, int]  # from the app's own access log: what wrk only counts
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
+    plan = Plan(
+        args.warmup,
+        args.duration,
+        args.runs,
+        WrkOptions(args.connections, args.threads, args.timeout),
+    )
+    try:
+        return _bench(plan, redis_url=args.redis_url)
+    except BenchError as exc:
+        print(f"bench could not run: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--duration", type=int, default=8, help="seconds per timed run")
+    parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs; the median is kept")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--timeout", type=int, default=5, help="wrk request timeout, seconds")
+    parser.add_argument(
+        "--redis-url",
+        default=None,
+        help="give the app Redis (limits, revocations); default: in-process",
+    )
+    return parser.parse_args(argv)
+
+
+def _bench(plan: Plan, *, redis_url: str | None) -> int:
+    started = datetime.now(UTC)
+    wrk.ensure_installed()
+    print(f"database {database.BENCH_DATABASE}: recreating, migrating, seeding", flush=True)
+    seeded = database.prepare(database.server_url())
+    hash_ms = measure_hash_ms()
+    cores = os.cpu_count() or 1
+    print(f"argon2 hash: {hash_ms:.1f} ms, {cores} cores", flush=True)
+    with tempfile.TemporaryDirectory(prefix="mindspace-bench-") as tmp:
+        runner = Runner(plan, Path(tmp))
+        c0 = _ceiling(runner, "C0 (bare ASGI)", "bench.ceilings:hello", seeded)
+        c_db = _ceiling(
+            runner, "C_db (ASGI + asyncpg PK)", "bench.ceilings:primary_key_read", seeded
+        )
+        app = _app(runner, seeded, c_db_rps=c_db.rps, redis_url=redis_url)
+    outcome = _outcome(plan, c0, c_db, app, hash_ms=hash_ms, cores=cores)
+    return _publish(outcome, started)
+
+
+def measure_hash_ms(samples: int = 15) -> float:
+    async def timings() -> list[float]:
+        out = []
+        for _ in range(samples):
+            start = time.perf_counter()
+            await passwords.hash_password("bench timing password")
+            out.append((time.perf_counter() - start) * 1000)
+        return out
+
+    return statistics.median(asyncio.run(timings()))
+
+
+def _ceiling(runner: Runner, name: str, app: str, seeded: Seeded) -> Measurement:
+    port = servers.free_port()
+    env = {**os.environ, "BENCH_DSN": seeded.dsn, "BENCH_USER_ID": str(seeded.login_user_id)}
+    lifespan = "on" if app.endswith("primary_key_read") else "off"
+    command = servers.uvicorn_command(sys.executable, app, port, lifespan=lifespan)
+    print(f"{name}: {app} on port {port}", flush=True)
+    with servers.running(
+        command,
+        port=port,
+        ready_path="/",
+        env=env,
+        cwd=servers.ROOT,
+        log_path=runner.work / f"ceiling-{port}.log",
+    ) as server:
+        return runner.measure(Load(name, "/"), server.base_url)
+
+
+def _app(runner: Runner, seeded: Seeded, *, c_db_rps: float, redis_url: str | None) -> AppRun:
+    port = servers.free_port()
+    env = {k: v for k, v in os.environ.items() if k not in _APP_ENV_DROPPED}
+    env["DATABASE_URL"] = seeded.url
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    command = [str(Path(sys.executable).parent / "mindspace"), "api", f"--port={port}"]
+    print(f"app: {' '.join(command)} (DATABASE_URL -> {database.BENCH_DATABASE})", flush=True)
+    # Its own working directory: no stray .env is read and development keys stay in the tmp dir.
+    with servers.running(
+        command,
+        port=port,
+        ready_path="/health/ready",
+        env=env,
+        cwd=runner.work,
+        log_path=runner.work / "app.log",
+    ) as server:
+        time.sleep(_SETTLE_S)
+        idle = server.rss_mb()
+        loads = _app_loads(runner, seeded, _access_token(server.base_url), c_db_rps)
+        measured = tuple(runner.measure(load, server.base_url) for load in loads)
+        loaded = server.rss_mb()
+    return AppRun(measured, idle, loaded, servers.failed_responses(runner.work / "app.log"))
+
+
+def _access_token(base_url: str) -> str:
+    body = {"email": database.LOGIN_EMAIL, "password": database.LOGIN_PASSWORD}
+    response = httpx.post(f"{base_url}/api/v1/auth/login", json=body, timeout=10.0)
+    if response.status_code != 200:
+        raise BenchError(f"login answered {response.status_code}: {response.text[:500]}")
+    token: str = response.json()["access_token"]
+    return token
+
+
+def _app_loads(runner: Runner, seeded: Seeded, token: str, c_db_rps: float) -> list[Load]:
+    def refresh_args(invocation: int, seconds: int) -> list[str]:
+        prefix = runner.work / f"refresh-{invocation}"
+        count = int(c_db_rps * _TOKEN_HEADROOM * seconds) + 1000
+        database.seed_refresh_tokens(seeded, count, prefix=prefix, threads=runner.plan.wrk.threads)
+        return [str(invocation), str(prefix)]
+
+    login_body = json.dumps({"email": database.LOGIN_EMAIL, "password": database.LOGIN_PASSWORD})
+    return [
+        Load("GET /health/ready", "/health/ready"),
+        Load(
+            "GET /api/v1/users/me", "/api/v1/users/me", headers=(f"Authorization: Bearer {token}",)
+        ),
+        Load(
+            "POST /api/v1/auth/refresh",
+            "/api/v1/auth/refresh",
+            lua="refresh.lua",
+            args=refresh_args,
+        ),
+        Load(
+            "POST /api/v1/auth/login",
+            "/api/v1/auth/login",
+            lua="login.lua",
+            args=lambda invocation, _seconds: [str(invocation), login_body],
+        ),
+    ]
+
+
+def _outcome(
+    plan: Plan, c0: Measurement, c_db: Measurement, app: AppRun, *, hash_ms: float, cores: int
+) -> Outcome:
+    ready, me, refresh, login = app.measurements
+    rows = (
+        Row(c0),
+        Row(c_db, "C0", c0.rps),
+        Row(ready, "C_db", c_db.rps, Target(">=0.50 C_db", min_ratio=0.50)),
+        Row(
+            me, "C_db", c_db.rps, Target(">=0.50 C_db, p99<=50ms", min_ratio=0.50, max_p99_ms=50.0)
+        ),
+        Row(refresh, "C_db", c_db.rps),
+        Row(
+            login,
+            "argon2",
+            cores * 1000 / hash_ms,
+            Target(">=0.90 cores*1000/hash", min_ratio=0.90),
+        ),
+    )
+    return Outcome(
+        rows, plan, hash_ms, cores, app.idle_rss_mb, app.loaded_rss_mb, app.failed_responses, NOTES
+    )
+
+
+def _publish(outcome: Outcome, started: datetime) -> int:
+    env = report.environment()
+    print()
+    print(report.table(outcome))
+    print(report.memory_line(outcome))
+    print(
+        f"argon2 hash {outcome.hash_ms:.1f} ms x {outcome.cores} cores -> login ceiling "
+        f"{outcome.cores * 1000 / outcome.hash_ms:,.0f} req/s"
+    )
+    print(
+        f"machine: {env['cpu_model']}, {env['cores']} cores; git {env['git']['sha']}"
+        f"{' (dirty)' if env['git']['dirty'] else ''}; {env['wrk']}"
+    )
+    print("packages: " + ", ".join(f"{k} {v}" for k, v in env["packages"].items()))
+    for note in outcome.notes:
+        print(f"note: {note}")
+    path = report.save(report.to_json(outcome, env, started), started)
+    print(f"saved {path.relative_to(servers.ROOT)}")
+    for failure in outcome.failures:
+        print(f"FAILED {failure}", file=sys.stderr)
+    for response, count in outcome.failed_responses.items():
+        print(f"app access log: {count} x {response}", file=sys.stderr)
+    return 1 if outcome.failures else 0
