@@ -39,6 +39,7 @@ from mindspace.platform.messaging import Channel, DevSink, Provider
 from mindspace.platform.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from mindspace.platform.ratelimit import RateLimiter
 from mindspace.platform.relay import EventBus
+from mindspace.platform.storage import LocalStorage, Storage
 from mindspace.platform.worker import BackgroundWorker
 
 log = logging.getLogger(__name__)
@@ -72,11 +73,19 @@ def build_event_bus(job_app: procrastinate.App) -> EventBus:
     return bus
 
 
-def build_worker(db: Database) -> BackgroundWorker:
+def build_storage(settings: Settings) -> Storage:
+    return LocalStorage(settings.data_dir / "media")
+
+
+def build_worker(db: Database, settings: Settings) -> BackgroundWorker:
     job_app = build_jobs(db)
     # Development sinks until SMTP and SMS providers are configured (notifications work).
     providers: dict[Channel, Provider] = {c: DevSink(c) for c in Channel}
-    return BackgroundWorker(db, job_app, build_event_bus(job_app), providers)
+    exporters = {d.name: d.export for d in DOMAINS if d.export is not None}
+    context = jobs.worker_context(
+        db, storage=build_storage(settings), settings=settings, exporters=exporters
+    )
+    return BackgroundWorker(db, job_app, build_event_bus(job_app), providers, context=context)
 
 
 def create_app(settings: Settings | None = None, *, run_background: bool = False) -> FastAPI:
@@ -95,8 +104,11 @@ def create_app(settings: Settings | None = None, *, run_background: bool = False
         app.state.redis = redis
         app.state.rate_limiter = RateLimiter(settings.redis_url)
         app.state.tokens = tokens
+        app.state.storage = build_storage(settings)
         app.state.authenticator = tokens
-        background = asyncio.create_task(build_worker(db).run()) if run_background else None
+        background = (
+            asyncio.create_task(build_worker(db, settings).run()) if run_background else None
+        )
         try:
             yield
         finally:

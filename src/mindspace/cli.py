@@ -118,7 +118,7 @@ def worker() -> None:
     async def run() -> None:
         db = Database.from_settings(settings)
         try:
-            await build_worker(db).run()
+            await build_worker(db, settings).run()
         finally:
             await db.dispose()
 
@@ -180,7 +180,14 @@ def create_admin(
                 )
         return created is not None
 
-    if not asyncio.run(run()):
+    from mindspace.platform.errors import AppError
+
+    try:
+        created = asyncio.run(run())
+    except AppError as refused:  # a common password, an invalid email…
+        typer.echo(f"not created: {refused.detail or refused.title}", err=True)
+        raise typer.Exit(2) from None
+    if not created:
         typer.echo(f"an account with {email} already exists; nothing changed", err=True)
         raise typer.Exit(1)
     typer.echo(f"admin {email} created")

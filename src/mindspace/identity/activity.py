@@ -39,6 +39,7 @@ class ActivityKind(enum.StrEnum):  # auto(): each value is the member name
     export_requested = enum.auto()
     deletion_requested = enum.auto()
     deletion_cancelled = enum.auto()
+    roles_changed = enum.auto()
 
 
 class AccountActivity(IdMixin, OwnedMixin, Base):

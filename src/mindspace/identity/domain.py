@@ -1,7 +1,16 @@
 from __future__ import annotations
 
+from mindspace.identity import jobs
 from mindspace.identity.api import router
 from mindspace.identity.seed import seed
+from mindspace.identity.service.exports import export_identity
 from mindspace.platform.domains import Domain
 
-domain = Domain(name="identity", router=router, seed=seed)
+domain = Domain(
+    name="identity",
+    router=router,
+    seed=seed,
+    export=export_identity,
+    jobs=jobs.blueprint,
+    subscribe=jobs.subscribe,
+)

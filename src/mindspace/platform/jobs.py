@@ -51,8 +51,10 @@ def job_database(context: JobContext) -> Database:
     return db
 
 
-def worker_context(db: Database) -> dict[str, Any]:
-    return {"db": db}
+def worker_context(db: Database, **extra: Any) -> dict[str, Any]:
+    """What tasks find in `context.additional_context`: the database, plus what the
+    composition root adds (storage, settings, the domains' exporters)."""
+    return {"db": db, **extra}
 
 
 Handler = Callable[[AsyncSession, OutboxEvent], Awaitable[None]]

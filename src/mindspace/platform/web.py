@@ -19,6 +19,7 @@ from mindspace.platform.db import Database, DbScope
 from mindspace.platform.errors import Forbidden, Unauthenticated
 from mindspace.platform.ratelimit import client_ip
 from mindspace.platform.security import Authenticator, Principal, Role
+from mindspace.platform.storage import Storage
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login")
 
@@ -82,6 +83,11 @@ async def _auth_scope_session(
         yield session
 
 
+async def get_storage(request: Request) -> Storage:
+    storage: Storage = request.app.state.storage
+    return storage
+
+
 async def request_origin(request: Request) -> Origin:
     return Origin(ip=client_ip(request), user_agent=request.headers.get("user-agent"))
 
@@ -95,5 +101,6 @@ UserSession = Annotated[AsyncSession, Depends(_user_session, scope="function")]
 AnySession = Annotated[AsyncSession, Depends(_anonymous_session, scope="function")]
 # For sign-in routes only: before anyone is authenticated, see identity's tables and no others.
 SignInSession = Annotated[AsyncSession, Depends(_auth_scope_session, scope="function")]
+FileStorage = Annotated[Storage, Depends(get_storage)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 RequestOrigin = Annotated[Origin, Depends(request_origin)]

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from typing import Any
 
 import procrastinate
 
 from mindspace.platform.db import Database
-from mindspace.platform.jobs import worker_context
 from mindspace.platform.messaging import Channel, Provider, deliver_pending
 from mindspace.platform.relay import EventBus, relay_once, run_forever
 
@@ -25,6 +25,7 @@ class BackgroundWorker:
         bus: EventBus,
         providers: dict[Channel, Provider],
         *,
+        context: dict[str, Any],
         concurrency: int = 4,
     ) -> None:
         self.db = db
@@ -32,6 +33,7 @@ class BackgroundWorker:
         self.bus = bus
         self.providers = providers
         self.concurrency = concurrency
+        self.context = context
 
     async def run(self) -> None:
         """Runs until cancelled. Each part restarts itself on errors (see relay.run_forever);
@@ -46,6 +48,6 @@ class BackgroundWorker:
                 self.jobs.run_worker_async(
                     concurrency=self.concurrency,
                     install_signal_handlers=False,
-                    additional_context=worker_context(self.db),
+                    additional_context=self.context,
                 ),
             )

@@ -5,12 +5,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response, status
 
 from mindspace.identity import service
-from mindspace.identity.auth import Tokens
+from mindspace.identity.auth import Limiter, PublicBaseUrl, SecretBoxDep, Tokens
 from mindspace.identity.errors import (
+    AccountLocked,
     AccountUnavailable,
     InvalidCredentials,
     InvalidToken,
     SessionNotFound,
+    TwoFactorRequired,
+    WeakPassword,
 )
 from mindspace.identity.schemas import (
     AuthSessionOut,
@@ -38,10 +41,12 @@ REGISTERED = "If this email can be used, your account is ready: sign in to conti
 @auth.post(
     "/register",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=problem_responses(RateLimited),
+    responses=problem_responses(WeakPassword, RateLimited),
     dependencies=[Depends(rate_limit("10/hour", name="register"))],
 )
-async def register(body: RegisterRequest, session: SignInSession, origin: RequestOrigin) -> Message:
+async def register(
+    body: RegisterRequest, session: SignInSession, origin: RequestOrigin, base_url: PublicBaseUrl
+) -> Message:
     """Creates an account. The answer is the same whether or not the email already has one."""
     await service.register(
         session,
@@ -49,20 +54,38 @@ async def register(body: RegisterRequest, session: SignInSession, origin: Reques
         password=body.password,
         display_name=body.display_name,
         origin=origin,
+        verification_base_url=base_url,
     )
     return Message(detail=REGISTERED)
 
 
 @auth.post(
     "/login",
-    responses=problem_responses(InvalidCredentials, AccountUnavailable, RateLimited),
+    responses=problem_responses(
+        InvalidCredentials, AccountUnavailable, TwoFactorRequired, AccountLocked, RateLimited
+    ),
     dependencies=[Depends(rate_limit("20/minute", name="login"))],
 )
 async def login(
-    body: LoginRequest, session: SignInSession, tokens: Tokens, origin: RequestOrigin
+    body: LoginRequest,
+    session: SignInSession,
+    tokens: Tokens,
+    origin: RequestOrigin,
+    box: SecretBoxDep,
+    limiter: Limiter,
 ) -> TokenPair:
+    """Signs in. With two-factor on, a right password without a valid code answers 401
+    two-factor-required: send the code in `totp_code` (or a `recovery_code`)."""
     return await service.login(
-        session, tokens, email=str(body.email), password=body.password, origin=origin
+        session,
+        tokens,
+        email=str(body.email),
+        password=body.password,
+        origin=origin,
+        box=box,
+        totp_code=body.totp_code,
+        recovery_code=body.recovery_code,
+        limiter=limiter,
     )
 
 

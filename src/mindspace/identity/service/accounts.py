@@ -16,21 +16,27 @@ from mindspace.identity import activity, passwords, repository
 from mindspace.identity.activity import ActivityKind
 from mindspace.identity.errors import (
     AccountUnavailable,
+    FailedSignIn,
     InvalidCredentials,
     InvalidToken,
     RefreshTokenReused,
     SessionNotFound,
+    TwoFactorRequired,
     UserNotFound,
+    WrongSecondFactor,
 )
 from mindspace.identity.events import RegistrationAttempted, UserRegistered
 from mindspace.identity.models import AuthSession, RefreshToken, UserAccount
 from mindspace.identity.schemas import AuthSessionOut, Me, TokenPair
+from mindspace.identity.service import lockout, two_factor
+from mindspace.identity.service.two_factor import SecondFactor, SecretBox
 from mindspace.identity.tokens import TokenService, hash_refresh_token, new_refresh_token
 from mindspace.platform import audit, outbox
 from mindspace.platform.audit import Origin
 from mindspace.platform.clock import utc_now
 from mindspace.platform.ids import new_id
 from mindspace.platform.pagination import Page, PageParams, page
+from mindspace.platform.ratelimit import RateLimiter
 from mindspace.platform.security import Principal, Role
 
 SESSION_LIFETIME = timedelta(days=30)
@@ -50,10 +56,18 @@ async def register(
     display_name: str,
     origin: Origin,
     roles: tuple[Role, ...] = (Role.member,),
+    verification_base_url: str | None = None,
 ) -> uuid.UUID | None:
     """Creates an account, or does nothing visible if the email is taken: the answer and the
     time taken are the same either way, so registration cannot be used to probe for accounts.
-    Returns the new account's id (None when the email was taken) for internal callers."""
+    Returns the new account's id (None when the email was taken) for internal callers.
+
+    With `verification_base_url` (the HTTP route), a new account is sent a verification link
+    and the owner of a taken address is told someone tried it; internal callers send nothing."""
+    # Imported here: email_flows builds on this module (it ends sessions on a password reset).
+    from mindspace.identity.service import email_flows
+
+    email_flows.refuse_common_password(password, field="password")
     email = normalise_email(email)
     password_hash = await passwords.hash_password(password)  # hashed either way: equal timing
     existing = await repository.find_user_by_email(session, email)
@@ -63,6 +77,10 @@ async def register(
             RegistrationAttempted(user_id=existing.id),
             owner_id=existing.id,
         )
+        if verification_base_url is not None:
+            email_flows.send_registration_attempt_notice(
+                session, existing, base_url=verification_base_url
+            )
         return None
     user = UserAccount(
         id=new_id(),
@@ -82,6 +100,8 @@ async def register(
         target_id=user.id,
         origin=origin,
     )
+    if verification_base_url is not None:
+        await email_flows.send_verification(session, user, base_url=verification_base_url)
     return user.id
 
 
@@ -92,24 +112,58 @@ async def login(
     email: str,
     password: str,
     origin: Origin,
+    box: SecretBox,
+    totp_code: str | None = None,
+    recovery_code: str | None = None,
+    limiter: RateLimiter | None = None,
 ) -> TokenPair:
-    user = await repository.find_user_by_email(session, normalise_email(email))
+    """Password sign-in, then the second factor when the account has one.
+
+    Everything past a wrong password (the lock, suspension, two-factor) is said only to
+    someone who gave the right one, so none of it helps a guesser. Wrong passwords and codes
+    count towards the account lock (service.lockout); `limiter` adds the per-account limit."""
+    email = normalise_email(email)
+    if limiter is not None:
+        await lockout.throttle_sign_in(limiter, email)
+    user = await repository.find_user_by_email(session, email)
     # verify_password runs the full argon2 check even when the account does not exist.
     valid = await passwords.verify_password(user.password_hash if user else None, password)
-    if user is None or not valid:
+    if user is None:
         raise InvalidCredentials()
+    if not valid:
+        await lockout.record_failure(session, user, origin=origin)
+        raise FailedSignIn()
+    lockout.raise_if_locked(user)
     if user.status != ACTIVE:
         raise AccountUnavailable("This account is suspended. Contact support to restore it.")
+    second = await two_factor.check_second_factor(
+        session, box, user.id, totp_code=totp_code, recovery_code=recovery_code
+    )
+    if second is SecondFactor.missing:
+        raise TwoFactorRequired("Send totp_code (or recovery_code) with your email and password.")
+    if second is SecondFactor.invalid:
+        await lockout.record_failure(session, user, origin=origin)
+        raise WrongSecondFactor("That code is not right, or it was already used.")
+    lockout.record_success(user)
     if user.password_hash and passwords.needs_rehash(user.password_hash):
         user.password_hash = await passwords.hash_password(password)
     activity.record(
-        session, user.id, ActivityKind.signed_in, origin=origin, details={"method": "password"}
+        session,
+        user.id,
+        ActivityKind.signed_in,
+        origin=origin,
+        details={"method": "password", "two_factor": second is SecondFactor.valid},
     )
     return await _start_session(session, tokens, user, origin)
 
 
 async def _start_session(
-    session: AsyncSession, tokens: TokenService, user: UserAccount, origin: Origin
+    session: AsyncSession,
+    tokens: TokenService,
+    user: UserAccount,
+    origin: Origin,
+    *,
+    stepped_up: bool = False,
 ) -> TokenPair:
     now = utc_now()
     auth_session = AuthSession(
@@ -119,12 +173,27 @@ async def _start_session(
         ip=origin.ip,
         user_agent=(origin.user_agent or "")[:400] or None,
         last_seen_at=now,
+        stepped_up_at=now if stepped_up else None,
     )
     session.add(auth_session)
     refresh, refresh_hash = new_refresh_token()
     session.add(RefreshToken(owner_id=user.id, session_id=auth_session.id, token_hash=refresh_hash))
     await session.flush()
     return _token_pair(tokens, user, auth_session.id, refresh)
+
+
+async def start_session(
+    session: AsyncSession,
+    tokens: TokenService,
+    user: UserAccount,
+    origin: Origin,
+    *,
+    stepped_up: bool = False,
+) -> TokenPair:
+    """A new signed-in session for an account that another sign-in method (phone code, OpenID
+    Connect) has just authenticated. The caller has checked the account may sign in.
+    `stepped_up`: the method proved the person afresh, as step-up would (service.step_up)."""
+    return await _start_session(session, tokens, user, origin, stepped_up=stepped_up)
 
 
 def _token_pair(
@@ -189,6 +258,14 @@ async def _end_sessions(
     for session_id in ended:
         await tokens.revocations.revoke(session_id)
     return ended
+
+
+async def end_all_sessions(
+    session: AsyncSession, tokens: TokenService, user_id: uuid.UUID, reason: str
+) -> list[uuid.UUID]:
+    """Ends every session of a person at once: their refresh tokens die with the rows and their
+    access tokens stop at the next request (the revocation list), not when they expire."""
+    return await _end_sessions(session, tokens, user_id, reason)
 
 
 async def logout(session: AsyncSession, principal: Principal, tokens: TokenService) -> None:
