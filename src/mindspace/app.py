@@ -22,6 +22,7 @@ from starlette.routing import Route
 from mindspace import __version__
 from mindspace.identity.api import well_known
 from mindspace.identity.domain import domain as identity_domain
+from mindspace.identity.oidc_providers import OidcProviders, OidcSettings
 from mindspace.identity.tokens import (
     MemoryRevocations,
     RedisRevocations,
@@ -39,6 +40,7 @@ from mindspace.platform.messaging import Channel, DevSink, Provider
 from mindspace.platform.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from mindspace.platform.ratelimit import RateLimiter
 from mindspace.platform.relay import EventBus
+from mindspace.platform.sms import TwilioSms
 from mindspace.platform.storage import LocalStorage, Storage
 from mindspace.platform.worker import BackgroundWorker
 
@@ -77,10 +79,23 @@ def build_storage(settings: Settings) -> Storage:
     return LocalStorage(settings.data_dir / "media")
 
 
+def build_providers(settings: Settings) -> dict[Channel, Provider]:
+    # Email stays on the development sink until SMTP arrives with the notifications work.
+    providers: dict[Channel, Provider] = {c: DevSink(c) for c in Channel}
+    if settings.twilio_account_sid and settings.twilio_auth_token:
+        providers[Channel.sms] = TwilioSms(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token.get_secret_value(),
+            from_number=settings.twilio_from_number,
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            base_url=settings.twilio_base_url,
+        )
+    return providers
+
+
 def build_worker(db: Database, settings: Settings) -> BackgroundWorker:
     job_app = build_jobs(db)
-    # Development sinks until SMTP and SMS providers are configured (notifications work).
-    providers: dict[Channel, Provider] = {c: DevSink(c) for c in Channel}
+    providers = build_providers(settings)
     exporters = {d.name: d.export for d in DOMAINS if d.export is not None}
     context = jobs.worker_context(
         db, storage=build_storage(settings), settings=settings, exporters=exporters
@@ -105,6 +120,9 @@ def create_app(settings: Settings | None = None, *, run_background: bool = False
         app.state.rate_limiter = RateLimiter(settings.redis_url)
         app.state.tokens = tokens
         app.state.storage = build_storage(settings)
+        app.state.oidc = OidcProviders.from_settings(
+            OidcSettings(), public_base_url=settings.public_base_url
+        )
         app.state.authenticator = tokens
         background = (
             asyncio.create_task(build_worker(db, settings).run()) if run_background else None
@@ -146,7 +164,11 @@ def create_app(settings: Settings | None = None, *, run_background: bool = False
 
     # Added innermost first: the request context wraps everything, so even a 413 or a CORS
     # refusal carries the request id and the security headers.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        per_path={API_PREFIX + p: n for d in DOMAINS for p, n in d.body_limits.items()},
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from mindspace.identity.api.accounts import REGISTERED
+from mindspace.identity.models import UserAccount
 from mindspace.identity.tokens import TokenService
 from mindspace.platform import ids
 from mindspace.platform.db import Database
@@ -545,3 +546,15 @@ async def test_jwks_publishes_the_p256_key_that_verifies_access_tokens(
     assert claims["sub"] == ids.encode("usr", user.id)
     assert claims["sid"] == str(user.principal.session_id)
     assert jwt.get_unverified_header(user.token)["typ"] == "at+jwt"
+
+
+async def test_me_shows_the_verified_phone(
+    client: httpx.AsyncClient, db: Database, user: Person
+) -> None:
+    assert (await client.get("/api/v1/users/me", headers=user.headers)).json()["phone"] is None
+    async with db.session(user.principal) as session:
+        account = await session.get(UserAccount, user.id)
+        assert account is not None
+        account.phone = "+447911123456"
+    me = await client.get("/api/v1/users/me", headers=user.headers)
+    assert me.json()["phone"] == "+447911123456"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -14,11 +15,10 @@ from fastapi import FastAPI
 from PIL import ExifTags, Image, ImageCms
 
 from mindspace.identity import service
-from mindspace.identity.errors import ImageTooLarge
 from mindspace.identity.tokens import TokenService
 from mindspace.platform import ids
+from mindspace.platform.config import Settings
 from mindspace.platform.db import Database
-from mindspace.platform.storage import LocalStorage
 from tests.conftest import Person, assert_problem, create_user
 
 pytestmark = pytest.mark.asyncio
@@ -239,25 +239,22 @@ async def test_too_many_pixels_are_refused_before_decoding(
     assert not media_files(app, user)
 
 
-async def test_a_body_over_the_limit_is_refused(
-    client: httpx.AsyncClient, user: Person, app: FastAPI
+async def test_a_body_over_the_routes_limit_is_refused(
+    client: httpx.AsyncClient, user: Person
 ) -> None:
-    too_big = b"\x89PNG\r\n\x1a\n" + b"\x00" * app.state.settings.max_body_bytes
+    too_big = b"\x89PNG\r\n\x1a\n" + b"\x00" * (service.AVATAR_MAX_BYTES + 64 * 1024)
     response = await upload(client, user, too_big)
-    assert_problem(response, 413)
+    assert_problem(response, 413, "payload-too-large")
     assert (await client.get(ME_AVATAR, headers=user.headers)).status_code == 404
 
 
-async def test_the_avatar_limit_applies_below_the_body_limit(
-    db: Database, user: Person, tmp_path: Path
+async def test_an_image_over_the_avatar_limit_is_refused(
+    client: httpx.AsyncClient, user: Person
 ) -> None:
-    # The body limit is lower in tests than the avatar limit, so call the service directly.
-    with pytest.raises(ImageTooLarge):
-        async with db.session(user.principal) as session:
-            await service.set_avatar(
-                session, user.principal, LocalStorage(tmp_path), data=png(), max_bytes=100
-            )
-    assert not files_under(tmp_path)
+    # Inside the route's body allowance (which leaves room for the multipart envelope), but
+    # over the avatar's own limit.
+    response = await upload(client, user, b"\x89PNG\r\n\x1a\n" + b"\x00" * service.AVATAR_MAX_BYTES)
+    assert_problem(response, 413, "image-too-large")
 
 
 async def test_upload_needs_a_file_field(client: httpx.AsyncClient, user: Person) -> None:
@@ -344,3 +341,28 @@ async def test_unknown_people_and_malformed_ids_are_404(
     nobody = f"/api/v1/users/{ids.encode('usr', ids.new_id())}/avatar"
     assert_problem(await client.get(nobody, headers=user.headers), 404, "avatar-not-found")
     assert_problem(await client.get("/api/v1/users/usr_nope/avatar"), 404)
+
+
+@pytest.mark.asyncio
+async def test_the_avatar_route_takes_larger_bodies_than_the_global_limit(
+    client: httpx.AsyncClient, user: Person, settings: Settings
+) -> None:
+    # Noise does not compress: a PNG well over the test's 64 KiB global body limit.
+    big = Image.frombytes("RGB", (256, 256), os.urandom(256 * 256 * 3))
+    buffer = io.BytesIO()
+    big.save(buffer, "PNG")
+    data = buffer.getvalue()
+    assert len(data) > settings.max_body_bytes
+
+    uploaded = await client.post(
+        "/api/v1/users/me/avatar",
+        files={"file": ("me.png", data, "image/png")},
+        headers=user.headers,
+    )
+    assert uploaded.status_code in (200, 201), uploaded.text
+    elsewhere = await client.patch(
+        "/api/v1/users/me",
+        content=b'{"bio": "' + b"x" * len(data) + b'"}',
+        headers={**user.headers, "content-type": "application/json"},
+    )
+    assert_problem(elsewhere, 413)

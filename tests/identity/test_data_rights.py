@@ -186,3 +186,27 @@ async def test_deletion_signs_out_hides_and_erases_after_the_grace_period(
     assert other_user.id in remaining
     assert "user.erased" in erased  # the audit trail outlives the account
     assert_problem(await client.post("/api/v1/users/me/deletion"), 401)
+
+
+@pytest.mark.asyncio
+async def test_signing_in_during_the_grace_period_cancels_the_deletion(
+    client: httpx.AsyncClient, db: Database, user: Person
+) -> None:
+    await _step_up(client, user)
+    await client.post("/api/v1/users/me/deletion", headers=user.headers)
+
+    response = await client.post(
+        "/api/v1/auth/login", json={"email": user.email, "password": user.password}
+    )
+    assert response.status_code == 200, response.text
+    headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+    me = await client.get("/api/v1/users/me", headers=headers)
+    assert me.status_code == 200
+    async with db.session(None, scope=DbScope.system) as session:
+        account = await session.get(UserAccount, user.id)
+    assert account is not None
+    assert (account.status, account.deletion_due_at) == ("active", None)
+    activity = await client.get("/api/v1/users/me/activity", headers=headers)
+    kinds = [item["kind"] for item in activity.json()["items"]]
+    assert "deletion_cancelled" in kinds
+    assert "deletion_requested" in kinds

@@ -27,6 +27,9 @@ _ENV_NAMES = (
     "MINDSPACE_JWT_PRIVATE_KEYS",
     "MINDSPACE_CORS_ORIGINS",
     "MINDSPACE_MAX_BODY_BYTES",
+    "MINDSPACE_TWILIO_ACCOUNT_SID",
+    "MINDSPACE_TWILIO_AUTH_TOKEN",
+    "MINDSPACE_TWILIO_FROM_NUMBER",
 )
 
 
@@ -45,6 +48,9 @@ def _production(**overrides: object) -> Settings:
         "database_url": OWNER_URL,
         "database_app_url": APP_URL,
         "jwt_private_keys": [SecretStr(generate_pem().decode())],
+        "twilio_account_sid": "AC" + "0" * 32,
+        "twilio_auth_token": SecretStr("twilio-token"),
+        "twilio_from_number": "+15005550006",
     }
     values.update(overrides)
     return Settings.model_validate(values)
@@ -76,6 +82,7 @@ def test_production_with_real_secrets_is_accepted() -> None:
         ({"database_url": None}, "DATABASE_URL is required"),
         ({"database_app_url": None}, "DATABASE_APP_URL is required"),
         ({"jwt_private_keys": []}, "MINDSPACE_JWT_PRIVATE_KEYS is required"),
+        ({"twilio_account_sid": None}, "MINDSPACE_TWILIO_* must be set"),
     ],
 )
 def test_production_names_the_one_missing_piece(overrides: dict[str, object], problem: str) -> None:
@@ -95,6 +102,9 @@ def test_production_is_read_from_the_environment_too(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("DATABASE_URL", OWNER_URL)
     monkeypatch.setenv("DATABASE_APP_URL", APP_URL)
     monkeypatch.setenv("MINDSPACE_JWT_PRIVATE_KEYS", json.dumps([generate_pem().decode()]))
+    monkeypatch.setenv("MINDSPACE_TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
+    monkeypatch.setenv("MINDSPACE_TWILIO_AUTH_TOKEN", "twilio-token")
+    monkeypatch.setenv("MINDSPACE_TWILIO_FROM_NUMBER", "+15005550006")
     settings = Settings()
     assert settings.is_production
     assert settings.database_url == OWNER_URL

@@ -9,7 +9,6 @@ from typing import Any
 import procrastinate
 from procrastinate import JobContext
 
-from mindspace.identity.models import UserAccount
 from mindspace.identity.service import avatar, data_rights
 from mindspace.platform import jobs
 from mindspace.platform.config import Settings
@@ -35,16 +34,12 @@ async def build_export(context: JobContext, export_id: str) -> None:
     )
 
 
-def _owned_files(user: UserAccount) -> list[str]:
-    return avatar.file_keys(user.avatar_key) if user.avatar_key else []
-
-
 @blueprint.periodic(cron="*/10 * * * *")
 @blueprint.task(name="erase_due_accounts", pass_context=True, retry=jobs.DEFAULT_RETRY)
 async def erase_due_accounts(context: JobContext, timestamp: int) -> None:
     storage, _settings, _exporters = _context(context)
     await data_rights.erase_due_accounts(
-        jobs.job_database(context), storage, owned_files=_owned_files
+        jobs.job_database(context), storage, owned_files=avatar.avatar_files
     )
 
 

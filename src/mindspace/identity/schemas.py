@@ -101,6 +101,7 @@ class Me(OutputModel):
     id: UserId
     email: str | None
     email_verified: bool
+    phone: str | None = Field(description="E.164, set only once a code sent to it came back")
     roles: list[str]
     display_name: str
     bio: str | None

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     log_json: bool = True
     rate_limit_default: str = "120/minute"
     seed_demo_data: bool = True
+    # SMS through Twilio when the account SID is set; otherwise texts go to the development
+    # sink (stored and printed), which production refuses.
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_base_url: str = "https://api.twilio.com"
 
     @model_validator(mode="before")
     @classmethod
@@ -86,6 +93,8 @@ class Settings(BaseSettings):
             problems.append("DATABASE_URL is required (no embedded database in production)")
         if not self.database_app_url:
             problems.append("DATABASE_APP_URL is required: the API must not log in as the owner")
+        if not (self.twilio_account_sid and self.twilio_auth_token):
+            problems.append("MINDSPACE_TWILIO_* must be set: texts would only be printed")
         if not self.jwt_private_keys:
             problems.append("MINDSPACE_JWT_PRIVATE_KEYS is required (no generated keys)")
         if problems:

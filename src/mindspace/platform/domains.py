@@ -8,7 +8,7 @@ without knowing any of them.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import procrastinate
@@ -35,6 +35,8 @@ class Domain:
     export: Exporter | None = None
     # Background tasks, added to the jobs app under the domain's name as namespace.
     jobs: procrastinate.Blueprint | None = None
+    # Upload routes allowed a larger body than the global limit: path under /api/v1 -> bytes.
+    body_limits: dict[str, int] = field(default_factory=dict)
     subscribe: Subscriber | None = None
 
 

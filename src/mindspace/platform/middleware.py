@@ -129,24 +129,29 @@ def _incoming_request_id(scope: Scope) -> str | None:
 
 
 class BodySizeLimitMiddleware:
-    """Refuses bodies over the limit with 413, by Content-Length up front or while streaming."""
+    """Refuses bodies over the limit with 413, by Content-Length up front or while streaming.
+    A few paths (uploads) may have a larger limit of their own, set by exact path."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, per_path: dict[str, int] | None = None
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        self.per_path = per_path or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.per_path.get(scope["path"], self.default_max_bytes)
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
-                    declared = self.max_bytes + 1
-                if declared > self.max_bytes:
-                    await self._refuse(send)
+                    declared = max_bytes + 1
+                if declared > max_bytes:
+                    await self._refuse(send, max_bytes)
                     return
                 break
 
@@ -158,7 +163,7 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     too_large = True
                     raise _BodyTooLargeError
             return message
@@ -174,7 +179,7 @@ class BodySizeLimitMiddleware:
                 # The app caught our signal and answered something else (FastAPI turns any
                 # failure to read a body into a 400): the client gets the 413 instead.
                 response_started = replaced = True
-                await self._refuse(send)
+                await self._refuse(send, max_bytes)
                 return
             if message["type"] == "http.response.start":
                 response_started = True
@@ -184,20 +189,20 @@ class BodySizeLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except _BodyTooLargeError:
             if not response_started:
-                await self._refuse(send)
+                await self._refuse(send, max_bytes)
         except Exception:
             # A handler that swallowed our signal and failed differently: still a 413 to the client.
             if too_large and not response_started:
-                await self._refuse(send)
+                await self._refuse(send, max_bytes)
                 return
             raise
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, max_bytes: int) -> None:
         body = problem_bytes(
             413,
             "payload-too-large",
             "Payload too large",
-            f"The request body is larger than {self.max_bytes} bytes.",
+            f"The request body is larger than {max_bytes} bytes.",
         )
         headers: list[tuple[bytes, bytes]] = [
             (b"content-type", PROBLEM_CONTENT_TYPE.encode()),

@@ -42,12 +42,18 @@ class BackgroundWorker:
             functools.partial(relay_once, self.db, self.bus),
             functools.partial(deliver_pending, self.db, self.providers),
         ]
-        async with self.jobs.open_async():
-            await asyncio.gather(
-                run_forever(pumps),
-                self.jobs.run_worker_async(
-                    concurrency=self.concurrency,
-                    install_signal_handlers=False,
-                    additional_context=self.context,
-                ),
-            )
+        try:
+            async with self.jobs.open_async():
+                await asyncio.gather(
+                    run_forever(pumps),
+                    self.jobs.run_worker_async(
+                        concurrency=self.concurrency,
+                        install_signal_handlers=False,
+                        additional_context=self.context,
+                    ),
+                )
+        finally:
+            for provider in self.providers.values():
+                close = getattr(provider, "aclose", None)
+                if close is not None:
+                    await close()

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Depends, Response, UploadFile
 
 from mindspace.identity import service
 from mindspace.identity.errors import (
@@ -16,10 +16,10 @@ from mindspace.identity.schemas import AvatarOut, AvatarSize
 from mindspace.platform.errors import RateLimited, Unauthenticated, problem_responses
 from mindspace.platform.ids import UserId
 from mindspace.platform.ratelimit import rate_limit
-from mindspace.platform.storage import LocalStorage, Storage
 from mindspace.platform.web import (
     AnySession,
     CurrentPrincipal,
+    FileStorage,
     OptionalPrincipal,
     UserSession,
     require_principal,
@@ -28,17 +28,6 @@ from mindspace.platform.web import (
 router = APIRouter(prefix="/users", tags=["users"])
 
 
-def get_storage(request: Request) -> Storage:
-    # Made once per app from the settings. The composition root should own this (and choose
-    # S3 when configured) once a second domain stores files.
-    storage: Storage | None = getattr(request.app.state, "storage", None)
-    if storage is None:
-        storage = LocalStorage(request.app.state.settings.data_dir / "media")
-        request.app.state.storage = storage
-    return storage
-
-
-Files = Annotated[Storage, Depends(get_storage)]
 _IMAGE: dict[int | str, dict[str, Any]] = {
     200: {"content": {service.AVATAR_CONTENT_TYPE: {}}, "description": "The picture (WebP)"}
 }
@@ -64,7 +53,7 @@ async def upload_avatar(
     file: UploadFile,
     session: UserSession,
     principal: CurrentPrincipal,
-    storage: Files,
+    storage: FileStorage,
     background: BackgroundTasks,
 ) -> AvatarOut:
     """A JPEG, PNG or WebP image, as multipart field `file`. The type is read from the bytes,
@@ -81,7 +70,10 @@ async def upload_avatar(
 
 @router.delete("/me/avatar", status_code=204, responses=problem_responses(Unauthenticated))
 async def delete_avatar(
-    session: UserSession, principal: CurrentPrincipal, storage: Files, background: BackgroundTasks
+    session: UserSession,
+    principal: CurrentPrincipal,
+    storage: FileStorage,
+    background: BackgroundTasks,
 ) -> Response:
     change = await service.remove_avatar(session, principal)
     background.add_task(service.discard_files, storage, change.stale_keys)
@@ -94,7 +86,10 @@ async def delete_avatar(
     responses={**_IMAGE, **problem_responses(Unauthenticated, AvatarNotFound)},
 )
 async def get_my_avatar(
-    session: UserSession, principal: CurrentPrincipal, storage: Files, size: AvatarSize = "full"
+    session: UserSession,
+    principal: CurrentPrincipal,
+    storage: FileStorage,
+    size: AvatarSize = "full",
 ) -> Response:
     data = await service.get_avatar(
         session, principal, storage, user_id=principal.user_id, size=size
@@ -111,7 +106,7 @@ async def get_avatar(
     user_id: UserId,
     session: AnySession,
     principal: OptionalPrincipal,
-    storage: Files,
+    storage: FileStorage,
     size: AvatarSize = "full",
 ) -> Response:
     """Anyone's avatar while their profile is public, like the profile itself; always one's

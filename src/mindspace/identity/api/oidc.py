@@ -28,7 +28,7 @@ from mindspace.identity.errors import (
     RedirectUriNotAllowed,
     TwoFactorRequired,
 )
-from mindspace.identity.oidc_providers import OidcProviders, OidcSettings
+from mindspace.identity.oidc_providers import OidcProviders
 from mindspace.identity.schemas import (
     AuthorizationUrl,
     IdentityLinkId,
@@ -39,7 +39,6 @@ from mindspace.identity.schemas import (
     OidcStart,
     TokenPair,
 )
-from mindspace.platform.config import Settings
 from mindspace.platform.errors import RateLimited, Unauthenticated, problem_responses
 from mindspace.platform.pagination import Page, Paging
 from mindspace.platform.ratelimit import rate_limit
@@ -51,15 +50,8 @@ links = APIRouter(prefix="/users/me/links", tags=["users"])
 
 
 async def get_oidc_providers(request: Request) -> OidcProviders:
-    """The configured providers: app.state.oidc when start-up set it, else read from the
-    environment on first use (MINDSPACE_OIDC_*) and kept for the life of the app."""
-    providers: OidcProviders | None = getattr(request.app.state, "oidc", None)
-    if providers is None:
-        settings: Settings = request.app.state.settings
-        providers = OidcProviders.from_settings(
-            OidcSettings(), public_base_url=settings.public_base_url
-        )
-        request.app.state.oidc = providers
+    """The providers read from MINDSPACE_OIDC_* at start-up (a bad setting stops start-up)."""
+    providers: OidcProviders = request.app.state.oidc
     return providers
 
 

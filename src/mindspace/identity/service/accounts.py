@@ -41,7 +41,16 @@ from mindspace.platform.security import Principal, Role
 
 SESSION_LIFETIME = timedelta(days=30)
 ACTIVE = "active"
+# Asked to be deleted: signed out and hidden, erased when the grace period ends, unless they
+# sign in again before then (see service.data_rights).
+PENDING_DELETION = "pending_deletion"
 SUSPENDED = "suspended"
+
+
+def ensure_may_sign_in(user: UserAccount) -> None:
+    """Said only after the person proved who they are, so it reveals nothing to a guesser."""
+    if user.status not in (ACTIVE, PENDING_DELETION):
+        raise AccountUnavailable("This account is suspended. Contact support to restore it.")
 
 
 def normalise_email(email: str) -> str:
@@ -134,8 +143,7 @@ async def login(
         await lockout.record_failure(session, user, origin=origin)
         raise FailedSignIn()
     lockout.raise_if_locked(user)
-    if user.status != ACTIVE:
-        raise AccountUnavailable("This account is suspended. Contact support to restore it.")
+    ensure_may_sign_in(user)
     second = await two_factor.check_second_factor(
         session, box, user.id, totp_code=totp_code, recovery_code=recovery_code
     )
@@ -165,7 +173,13 @@ async def _start_session(
     *,
     stepped_up: bool = False,
 ) -> TokenPair:
+    """Every sign-in method ends here, fully authenticated."""
     now = utc_now()
+    if user.status == PENDING_DELETION:
+        # Signing in during the grace period is how a person changes their mind.
+        user.status = ACTIVE
+        user.deletion_due_at = None
+        activity.record(session, user.id, ActivityKind.deletion_cancelled, origin=origin)
     auth_session = AuthSession(
         id=new_id(),
         owner_id=user.id,

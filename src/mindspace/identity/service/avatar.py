@@ -146,11 +146,6 @@ def _object_keys(avatar_key: str) -> tuple[str, str]:
     return f"{avatar_key}-{FULL_SIZE}.webp", f"{avatar_key}-{THUMB_SIZE}.webp"
 
 
-def file_keys(avatar_key: str) -> list[str]:
-    """Every stored file behind an avatar key (account erasure removes them)."""
-    return list(_object_keys(avatar_key))
-
-
 def _avatar_out(user: UserAccount, processed: ProcessedAvatar) -> AvatarOut:
     url = user.avatar_url
     assert url is not None  # noqa: S101 - set just before

@@ -35,7 +35,7 @@ from mindspace.identity.errors import (
 )
 from mindspace.identity.models import DataExport, UserAccount
 from mindspace.identity.schemas import DataExportOut, DeletionScheduled
-from mindspace.identity.service.accounts import ACTIVE, end_all_sessions
+from mindspace.identity.service.accounts import PENDING_DELETION, end_all_sessions
 from mindspace.identity.tokens import TokenService
 from mindspace.platform import audit, messaging, outbox
 from mindspace.platform.audit import Origin
@@ -48,7 +48,6 @@ from mindspace.platform.pagination import Page, PageParams, keyset, page
 from mindspace.platform.security import Principal
 from mindspace.platform.storage import Storage
 
-PENDING_DELETION = "pending_deletion"
 DELETION_GRACE = timedelta(days=7)
 EXPORT_LINK_LIFETIME = timedelta(hours=24)
 EXPORT_PREFIX = "exp"
@@ -220,15 +219,6 @@ async def request_deletion(
     )
     await end_all_sessions(session, tokens, user.id, "account_deletion")
     return DeletionScheduled(due_at=user.deletion_due_at)
-
-
-def cancel_deletion_on_sign_in(session: AsyncSession, user: UserAccount, origin: Origin) -> None:
-    """Signing in during the grace period is how a person changes their mind."""
-    if user.status != PENDING_DELETION:
-        return
-    user.status = ACTIVE
-    user.deletion_due_at = None
-    activity.record(session, user.id, ActivityKind.deletion_cancelled, origin=origin)
 
 
 async def erase_due_accounts(

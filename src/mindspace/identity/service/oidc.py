@@ -26,7 +26,6 @@ from mindspace.identity import activity, repository
 from mindspace.identity.activity import ActivityKind
 from mindspace.identity.errors import (
     AccountExists,
-    AccountUnavailable,
     IdentityAlreadyLinked,
     IdentityLinkNotFound,
     LastSignInMethod,
@@ -47,7 +46,11 @@ from mindspace.identity.oidc_providers import (
 )
 from mindspace.identity.schemas import AuthorizationUrl, IdentityLinkOut, OidcProviderOut, TokenPair
 from mindspace.identity.service import lockout
-from mindspace.identity.service.accounts import ACTIVE, normalise_email, start_session
+from mindspace.identity.service.accounts import (
+    ensure_may_sign_in,
+    normalise_email,
+    start_session,
+)
 from mindspace.identity.service.two_factor import SecondFactor, SecretBox, check_second_factor
 from mindspace.identity.tokens import TokenService
 from mindspace.platform import audit, outbox
@@ -197,8 +200,7 @@ async def finish_oidc_sign_in(
             raise OidcStateInvalid("Start again from the sign-in page.")
         user = await _sign_up(session, provider=provider, identity=identity, origin=origin)
         details["new_account"] = True
-    if user.status != ACTIVE:
-        raise AccountUnavailable("This account is suspended. Contact support to restore it.")
+    ensure_may_sign_in(user)
     if totp_code is not None or recovery_code is not None:
         # Wrong codes count towards the account lock, which then stops further guesses here.
         lockout.raise_if_locked(user)

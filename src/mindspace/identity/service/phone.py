@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mindspace.identity import activity
 from mindspace.identity.activity import ActivityKind
 from mindspace.identity.errors import (
-    AccountUnavailable,
     InvalidCode,
     PhoneTaken,
     TwoFactorRequired,
@@ -38,7 +37,7 @@ from mindspace.identity.events import UserRegistered
 from mindspace.identity.models import PhoneOtp, UserAccount
 from mindspace.identity.schemas import CodeSent, TokenPair, VerifiedPhone
 from mindspace.identity.service import lockout
-from mindspace.identity.service.accounts import ACTIVE, start_session
+from mindspace.identity.service.accounts import ensure_may_sign_in, start_session
 from mindspace.identity.service.two_factor import SecondFactor, SecretBox, check_second_factor
 from mindspace.identity.tokens import TokenService
 from mindspace.platform import audit, messaging, outbox
@@ -253,8 +252,7 @@ async def sign_in_with_code(
         user = user or await _find_by_phone(session, phone)
         if user is None:
             raise InvalidCode("Ask for a new code.")
-    if user.status != ACTIVE:
-        raise AccountUnavailable("This account is suspended. Contact support to restore it.")
+    ensure_may_sign_in(user)
     second = await check_second_factor(
         session, box, user.id, totp_code=totp_code, recovery_code=recovery_code
     )
