@@ -25,7 +25,10 @@ from mindspace.platform.migrate import upgrade
 BENCH_DATABASE = "mindspace_bench"
 APP_ROLE = "mindspace_app"
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
-LOGIN_EMAIL = "bench-login@example.org"
+# Sign-in is also limited per account (10 a minute), so the login scenario rotates through
+# enough accounts that none is used twice in a run, as with many real people signing in.
+LOGIN_ACCOUNTS = 5000
+LOGIN_EMAIL = "bench-login-{n}@example.org"
 LOGIN_PASSWORD = "bench only correct horse"  # noqa: S105 - a throwaway account in a throwaway database
 TOKEN_OWNERS = 100
 
@@ -69,7 +72,12 @@ async def _seed_accounts(url: str, dsn: str) -> Seeded:
     password_hash = await passwords.hash_password(LOGIN_PASSWORD)
     login_id = new_id()
     owners = tuple(new_id() for _ in range(TOKEN_OWNERS))
-    records = [(login_id, LOGIN_EMAIL, password_hash, "Bench login")] + [
+    records = [(login_id, LOGIN_EMAIL.format(n=0), password_hash, "Bench login")]
+    records += [
+        (new_id(), LOGIN_EMAIL.format(n=n), password_hash, "Bench login")
+        for n in range(1, LOGIN_ACCOUNTS)
+    ]
+    records += [
         (owner, f"bench-owner-{n}@example.org", password_hash, "Bench owner")
         for n, owner in enumerate(owners)
     ]

@@ -173,7 +173,7 @@ def _app(runner: Runner, seeded: Seeded, *, c_db_rps: float, redis_url: str | No
 
 
 def _access_token(base_url: str) -> str:
-    body = {"email": database.LOGIN_EMAIL, "password": database.LOGIN_PASSWORD}
+    body = {"email": database.LOGIN_EMAIL.format(n=0), "password": database.LOGIN_PASSWORD}
     response = httpx.post(f"{base_url}/api/v1/auth/login", json=body, timeout=10.0)
     if response.status_code != 200:
         raise BenchError(f"login answered {response.status_code}: {response.text[:500]}")
@@ -189,6 +189,7 @@ def _app_loads(runner: Runner, seeded: Seeded, token: str, c_db_rps: float) -> l
         return [str(invocation), str(prefix)]
 
     login_body = json.dumps({"email": database.LOGIN_EMAIL, "password": database.LOGIN_PASSWORD})
+    login_args = [str(database.LOGIN_ACCOUNTS), login_body]
     return [
         Load("GET /health/ready", "/health/ready"),
         Load(
@@ -204,7 +205,7 @@ def _app_loads(runner: Runner, seeded: Seeded, token: str, c_db_rps: float) -> l
             "POST /api/v1/auth/login",
             "/api/v1/auth/login",
             lua="login.lua",
-            args=lambda invocation, _seconds: [str(invocation), login_body],
+            args=lambda invocation, _seconds: [str(invocation), *login_args],
         ),
     ]
 

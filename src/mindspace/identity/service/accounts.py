@@ -134,35 +134,38 @@ async def login(
     email = normalise_email(email)
     if limiter is not None:
         await lockout.throttle_sign_in(limiter, email)
-    user = await repository.find_user_by_email(session, email)
-    # verify_password runs the full argon2 check even when the account does not exist.
-    valid = await passwords.verify_password(user.password_hash if user else None, password)
-    if user is None:
-        raise InvalidCredentials()
-    if not valid:
-        await lockout.record_failure(session, user, origin=origin)
-        raise FailedSignIn()
-    lockout.raise_if_locked(user)
-    ensure_may_sign_in(user)
-    second = await two_factor.check_second_factor(
-        session, box, user.id, totp_code=totp_code, recovery_code=recovery_code
-    )
-    if second is SecondFactor.missing:
-        raise TwoFactorRequired("Send totp_code (or recovery_code) with your email and password.")
-    if second is SecondFactor.invalid:
-        await lockout.record_failure(session, user, origin=origin)
-        raise WrongSecondFactor("That code is not right, or it was already used.")
-    lockout.record_success(user)
-    if user.password_hash and passwords.needs_rehash(user.password_hash):
-        user.password_hash = await passwords.hash_password(password)
-    activity.record(
-        session,
-        user.id,
-        ActivityKind.signed_in,
-        origin=origin,
-        details={"method": "password", "two_factor": second is SecondFactor.valid},
-    )
-    return await _start_session(session, tokens, user, origin)
+    async with passwords.hashing_slot():
+        user = await repository.find_user_by_email(session, email)
+        # verify_password runs the full argon2 check even when the account does not exist.
+        valid = await passwords.verify_password(user.password_hash if user else None, password)
+        if user is None:
+            raise InvalidCredentials()
+        if not valid:
+            await lockout.record_failure(session, user, origin=origin)
+            raise FailedSignIn()
+        lockout.raise_if_locked(user)
+        ensure_may_sign_in(user)
+        second = await two_factor.check_second_factor(
+            session, box, user.id, totp_code=totp_code, recovery_code=recovery_code
+        )
+        if second is SecondFactor.missing:
+            raise TwoFactorRequired(
+                "Send totp_code (or recovery_code) with your email and password."
+            )
+        if second is SecondFactor.invalid:
+            await lockout.record_failure(session, user, origin=origin)
+            raise WrongSecondFactor("That code is not right, or it was already used.")
+        lockout.record_success(user)
+        if user.password_hash and passwords.needs_rehash(user.password_hash):
+            user.password_hash = await passwords.hash_password(password)
+        activity.record(
+            session,
+            user.id,
+            ActivityKind.signed_in,
+            origin=origin,
+            details={"method": "password", "two_factor": second is SecondFactor.valid},
+        )
+        return await _start_session(session, tokens, user, origin)
 
 
 async def _start_session(

@@ -1,0 +1,49 @@
+"""Structured logs: one JSON object a line, carrying the request id, written off the loop."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import logging.handlers
+import queue
+import sys
+
+from mindspace.platform.logging import JsonFormatter, _HandOff
+from mindspace.platform.requestctx import reset_request_id, set_request_id
+
+
+def test_a_record_carries_the_request_id_it_was_made_under_and_its_extras() -> None:
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    logger = logging.getLogger("mindspace.test.logging")
+    logger.propagate = False
+    logger.addHandler(_HandOff(records))
+    token = set_request_id("01REQUESTIDFORTHETEST0000")
+    try:
+        logger.warning("slow %s", "query", extra={"duration_ms": 12.5})
+    finally:
+        reset_request_id(token)
+        logger.handlers.clear()
+
+    # Formatted later, in the writer thread, where no request is current.
+    out = io.StringIO()
+    writer = logging.StreamHandler(out)
+    writer.setFormatter(JsonFormatter())
+    writer.handle(records.get_nowait())
+    line = json.loads(out.getvalue())
+    assert line["msg"] == "slow query"
+    assert line["level"] == "warning"
+    assert line["request_id"] == "01REQUESTIDFORTHETEST0000"
+    assert line["duration_ms"] == 12.5
+
+
+def test_an_exception_is_logged_with_its_traceback_as_one_line() -> None:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord(
+            "x", logging.ERROR, __file__, 1, "failed", None, exc_info=sys.exc_info()
+        )
+    text = JsonFormatter().format(record)
+    assert "\n" not in text
+    assert "ValueError: boom" in json.loads(text)["exc"]
