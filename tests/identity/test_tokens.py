@@ -357,3 +357,22 @@ async def test_issue_names_the_user_with_a_public_id() -> None:
     assert ttl == 15 * 60
     with pytest.raises(ValueError, match="session"):
         tokens.issue(Principal(user_id=user_id))
+
+
+async def test_a_rotated_out_key_still_verifies_until_its_tokens_expire() -> None:
+    old_key, new_key = key_from_pem(generate_pem()), key_from_pem(generate_pem())
+    before = TokenService(
+        [old_key], issuer="https://i", audience="a", revocations=MemoryRevocations()
+    )
+    after = TokenService(
+        [new_key, old_key], issuer="https://i", audience="a", revocations=MemoryRevocations()
+    )
+    principal = Principal(user_id=new_id(), session_id=new_id())
+    issued_before, _ = before.issue(principal)
+    issued_after, _ = after.issue(principal)
+
+    assert after.verify(issued_before) == principal
+    assert jwt.get_unverified_header(issued_after)["kid"] == new_key.kid
+    assert {k["kid"] for k in after.jwks()["keys"]} == {old_key.kid, new_key.kid}
+    with pytest.raises(InvalidToken):  # the old service never knew the new key
+        before.verify(issued_after)

@@ -161,6 +161,10 @@ class VerifyEmailRequest(InputModel):
     token: LinkToken
 
 
+class EmailChangeRequest(InputModel):
+    new_email: EmailStr = Field(max_length=320)
+
+
 class ForgotPasswordRequest(InputModel):
     email: EmailStr = Field(max_length=320)
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, status
 
 from mindspace.identity import service
-from mindspace.identity.auth import PublicBaseUrl, Tokens
-from mindspace.identity.errors import LinkExpired, LinkInvalid, WeakPassword
+from mindspace.identity.auth import PublicBaseUrl, SteppedUpPrincipal, Tokens
+from mindspace.identity.errors import EmailTaken, LinkExpired, LinkInvalid, WeakPassword
 from mindspace.identity.schemas import (
+    EmailChangeRequest,
     ForgotPasswordRequest,
     ResetPasswordRequest,
     VerifyEmailRequest,
 )
-from mindspace.platform.errors import RateLimited, Unauthenticated, problem_responses
+from mindspace.platform.errors import Forbidden, RateLimited, Unauthenticated, problem_responses
 from mindspace.platform.ratelimit import rate_limit
 from mindspace.platform.schemas import Message
 from mindspace.platform.web import (
@@ -93,3 +94,41 @@ async def reset_password(
         session, tokens, token=body.token, new_password=body.new_password, origin=origin
     )
     return Message(detail=RESET_DONE)
+
+
+CHANGE_SENT = "Open the link we sent to the new address to finish the change."
+EMAIL_CHANGED = "Your account now uses the new email address."
+
+
+@router.post(
+    "/email-change",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(Unauthenticated, Forbidden, RateLimited),
+    dependencies=[
+        Depends(require_principal),
+        Depends(rate_limit("5/hour", name="email_change", per="principal")),
+    ],
+)
+async def request_email_change(
+    body: EmailChangeRequest,
+    session: UserSession,
+    principal: SteppedUpPrincipal,
+    base_url: PublicBaseUrl,
+) -> Message:
+    """Moves the account to a new address once that address confirms. Needs a fresh step-up."""
+    await service.request_email_change(
+        session, principal, new_email=str(body.new_email), base_url=base_url
+    )
+    return Message(detail=CHANGE_SENT)
+
+
+@router.post(
+    "/confirm-email-change",
+    responses=problem_responses(LinkInvalid, LinkExpired, EmailTaken, RateLimited),
+    dependencies=[Depends(rate_limit("30/hour", name="confirm_email_change"))],
+)
+async def confirm_email_change(
+    body: VerifyEmailRequest, session: SignInSession, origin: RequestOrigin
+) -> Message:
+    await service.confirm_email_change(session, token=body.token, origin=origin)
+    return Message(detail=EMAIL_CHANGED)

@@ -33,9 +33,11 @@ from mindspace.identity.service.avatar import (
     set_avatar,
 )
 from mindspace.identity.service.email_flows import (
+    confirm_email_change,
     forgot_password,
     has_verified_contact,
     is_common_password,
+    request_email_change,
     resend_verification,
     reset_password,
     verify_email,
@@ -85,6 +87,7 @@ __all__ = [
     "change_password",
     "check_second_factor",
     "clear_lockout",
+    "confirm_email_change",
     "confirm_phone_change",
     "confirm_setup",
     "disable_two_factor",
@@ -116,6 +119,7 @@ __all__ = [
     "regenerate_recovery_codes",
     "register",
     "remove_avatar",
+    "request_email_change",
     "require_recent_step_up",
     "resend_verification",
     "reset_password",

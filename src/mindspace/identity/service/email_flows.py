@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mindspace.identity import activity, passwords, repository
 from mindspace.identity.activity import ActivityKind
-from mindspace.identity.errors import CommonPassword, LinkExpired, LinkInvalid
+from mindspace.identity.errors import CommonPassword, EmailTaken, LinkExpired, LinkInvalid
 from mindspace.identity.models import EmailToken, UserAccount
 from mindspace.identity.service.accounts import ACTIVE, end_all_sessions, normalise_email
 from mindspace.identity.service.lockout import record_success
@@ -35,6 +35,8 @@ from mindspace.platform.security import Principal
 
 VERIFY_EMAIL = "verify_email"
 RESET_PASSWORD = "reset_password"  # noqa: S105 - a purpose name, not a secret
+CHANGE_EMAIL = "change_email"
+CHANGE_EMAIL_TTL = timedelta(hours=24)
 VERIFY_EMAIL_TTL = timedelta(hours=24)
 RESET_PASSWORD_TTL = timedelta(minutes=30)
 # Per account, whoever asks: a stranger who knows an address cannot flood its inbox with
@@ -108,7 +110,7 @@ async def _issue(
 
 
 async def _redeem(
-    session: AsyncSession, token: str, *, purpose: str
+    session: AsyncSession, token: str, *, purpose: str, to_current_address: bool = True
 ) -> tuple[EmailToken, UserAccount]:
     """Spends a link token and returns it with its account. Unknown, used, superseded and
     other-purpose tokens are all just invalid; an expired one says so, so the person knows to
@@ -125,7 +127,9 @@ async def _redeem(
     if row.expires_at <= now:
         raise LinkExpired("Ask for a new link; this one is too old to use.")
     user = await repository.get_user(session, row.owner_id)
-    if user is None or user.email != row.email or user.status != ACTIVE:
+    # A link stops working when the account's address changes, except the link that changes it.
+    stale = to_current_address and user is not None and user.email != row.email
+    if user is None or stale or user.status != ACTIVE:
         raise LinkInvalid("This link no longer matches the account it was sent for.")
     row.used_at = now
     return row, user
@@ -335,3 +339,81 @@ __all__ = [
     "send_verification",
     "verify_email",
 ]
+
+
+# --- email change -----------------------------------------------------------------------------
+
+
+async def request_email_change(
+    session: AsyncSession, principal: Principal, *, new_email: str, base_url: str
+) -> None:
+    """Sends a confirmation link to the new address; nothing changes until it is opened.
+
+    Whether the address already has an account is not checked here: the person's own scope
+    cannot see other accounts (row-level security), and the answer must not tell them anyway.
+    Confirming checks it, and only the holder of that inbox ever learns the result."""
+    new_email = normalise_email(new_email)
+    user = await repository.get_user(session, principal.user_id)
+    if user is None or user.email == new_email:
+        return
+    token = await _issue(session, user.id, new_email, purpose=CHANGE_EMAIL, ttl=CHANGE_EMAIL_TTL)
+    messaging.queue(
+        session,
+        channel=Channel.email,
+        recipient=new_email,
+        purpose=CHANGE_EMAIL,
+        subject="Confirm your new email for Mindspace",
+        body=(
+            f"Hello {user.display_name},\n\nTo use this address for your Mindspace account, "
+            f"open this link:\n{_link(base_url, 'confirm-email-change', token)}\n\n"
+            "It works once and for 24 hours. If you did not ask for this, ignore this email."
+        ),
+        user_id=user.id,
+    )
+    if user.email:
+        messaging.queue(
+            session,
+            channel=Channel.email,
+            recipient=user.email,
+            purpose="email_change_requested",
+            subject="A change of email was requested for your Mindspace account",
+            body=(
+                f"Hello {user.display_name},\n\nSomeone signed in to your account asked to "
+                "move it to a new email address. Nothing changes unless that address confirms. "
+                "If this was not you, change your password and sign out everywhere."
+            ),
+            user_id=user.id,
+        )
+    await session.flush()
+
+
+async def confirm_email_change(session: AsyncSession, *, token: str, origin: Origin) -> None:
+    row, user = await _redeem(session, token, purpose=CHANGE_EMAIL, to_current_address=False)
+    if await repository.find_user_by_email(session, row.email) is not None:
+        raise EmailTaken("That address was claimed by another account in the meantime.")
+    old = user.email
+    user.email = row.email
+    user.email_verified_at = utc_now()
+    activity.record(session, user.id, ActivityKind.email_changed, origin=origin)
+    audit.record(
+        session,
+        actor=None,
+        action="user.email_changed",
+        target_type="user",
+        target_id=user.id,
+        origin=origin,
+    )
+    if old:
+        messaging.queue(
+            session,
+            channel=Channel.email,
+            recipient=old,
+            purpose="email_changed",
+            subject="Your Mindspace email was changed",
+            body=(
+                f"Hello {user.display_name},\n\nYour account now uses a different email "
+                "address. If this was not you, contact support right away."
+            ),
+            user_id=user.id,
+        )
+    await session.flush()
