@@ -16,7 +16,8 @@ from mindspace.platform.requestctx import current_request_id
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged.
 _STANDARD_ATTRS = frozenset(
-    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() | {"message", "asctime"}
+    logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys()
+    | {"message", "asctime", "request_id", "color_message"}
 )
 
 

@@ -47,6 +47,23 @@ PENDING_DELETION = "pending_deletion"
 SUSPENDED = "suspended"
 
 
+def announce_new_account(
+    session: AsyncSession, user: UserAccount, origin: Origin, *, method: str
+) -> None:
+    """What every way of creating an account records: the event for other domains and the
+    audit trail."""
+    outbox.publish(session, UserRegistered(user_id=user.id), owner_id=user.id)
+    audit.record(
+        session,
+        actor=None,
+        action="user.registered",
+        target_type="user",
+        target_id=user.id,
+        origin=origin,
+        details={"method": method},
+    )
+
+
 def ensure_may_sign_in(user: UserAccount) -> None:
     """Said only after the person proved who they are, so it reveals nothing to a guesser."""
     if user.status not in (ACTIVE, PENDING_DELETION):
@@ -100,15 +117,7 @@ async def register(
     )
     session.add(user)
     await session.flush()
-    outbox.publish(session, UserRegistered(user_id=user.id), owner_id=user.id)
-    audit.record(
-        session,
-        actor=None,
-        action="user.registered",
-        target_type="user",
-        target_id=user.id,
-        origin=origin,
-    )
+    announce_new_account(session, user, origin, method="password")
     if verification_base_url is not None:
         await email_flows.send_verification(session, user, base_url=verification_base_url)
     return user.id

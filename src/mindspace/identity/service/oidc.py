@@ -36,7 +36,6 @@ from mindspace.identity.errors import (
     UserNotFound,
     WrongSecondFactor,
 )
-from mindspace.identity.events import UserRegistered
 from mindspace.identity.models import IdentityLink, OidcFlow, UserAccount
 from mindspace.identity.oidc_providers import (
     OidcProvider,
@@ -47,13 +46,13 @@ from mindspace.identity.oidc_providers import (
 from mindspace.identity.schemas import AuthorizationUrl, IdentityLinkOut, OidcProviderOut, TokenPair
 from mindspace.identity.service import lockout
 from mindspace.identity.service.accounts import (
+    announce_new_account,
     ensure_may_sign_in,
     normalise_email,
     start_session,
 )
 from mindspace.identity.service.two_factor import SecondFactor, SecretBox, check_second_factor
 from mindspace.identity.tokens import TokenService
-from mindspace.platform import audit, outbox
 from mindspace.platform.audit import Origin
 from mindspace.platform.clock import utc_now
 from mindspace.platform.ids import new_id
@@ -261,16 +260,7 @@ async def _sign_up(
         )
     )
     await session.flush()
-    outbox.publish(session, UserRegistered(user_id=user.id), owner_id=user.id)
-    audit.record(
-        session,
-        actor=None,
-        action="user.registered",
-        target_type="user",
-        target_id=user.id,
-        origin=origin,
-        details={"method": f"oidc:{provider}"},
-    )
+    announce_new_account(session, user, origin, method=f"oidc:{provider}")
     return user
 
 

@@ -33,14 +33,17 @@ from mindspace.identity.errors import (
     UserNotFound,
     WrongSecondFactor,
 )
-from mindspace.identity.events import UserRegistered
 from mindspace.identity.models import PhoneOtp, UserAccount
 from mindspace.identity.schemas import CodeSent, TokenPair, VerifiedPhone
 from mindspace.identity.service import lockout
-from mindspace.identity.service.accounts import ensure_may_sign_in, start_session
+from mindspace.identity.service.accounts import (
+    announce_new_account,
+    ensure_may_sign_in,
+    start_session,
+)
 from mindspace.identity.service.two_factor import SecondFactor, SecretBox, check_second_factor
 from mindspace.identity.tokens import TokenService
-from mindspace.platform import audit, messaging, outbox
+from mindspace.platform import audit, messaging
 from mindspace.platform.audit import Origin
 from mindspace.platform.clock import utc_now
 from mindspace.platform.errors import RateLimited
@@ -205,16 +208,7 @@ async def _sign_up(session: AsyncSession, *, phone: str, origin: Origin) -> User
     except IntegrityError:
         return None
     await session.refresh(user)  # server defaults (status, roles) for the session's token
-    outbox.publish(session, UserRegistered(user_id=user.id), owner_id=user.id)
-    audit.record(
-        session,
-        actor=None,
-        action="user.registered",
-        target_type="user",
-        target_id=user.id,
-        origin=origin,
-        details={"method": "phone"},
-    )
+    announce_new_account(session, user, origin, method="phone")
     return user
 
 
