@@ -24,14 +24,15 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     role = app_role()
     password = op.get_context().config.attributes.get("app_password")  # type: ignore[union-attr]
-    # Roles are cluster-wide: several databases (one per test worker) share this one.
+    # Roles are cluster-wide: several databases (one per test worker) share this one, and two
+    # migrations creating it at once race past the IF: the loser sees unique_violation.
     op.execute(
         f"""
         DO $$ BEGIN
           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN
             CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
           END IF;
-        EXCEPTION WHEN duplicate_object THEN NULL;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
         END $$;
         """
     )
