@@ -30,6 +30,20 @@ async def test_a_query_without_owner_filter_sees_only_the_actors_rows(
     assert accounts == {user.id}
 
 
+async def test_the_hot_read_path_is_under_the_same_policies(
+    db: Database, user: Person, other_user: Person
+) -> None:
+    async with db.reader(user.principal) as reader:
+        rows = await reader.fetch("SELECT owner_id FROM auth_session")
+        with pytest.raises(Exception, match="read-only"):
+            await reader.fetch("UPDATE user_account SET bio = 'x'")
+    assert {r["owner_id"] for r in rows} == {user.id}
+    # The connection went back to the pool outside any transaction and with no principal left.
+    async with db.engine.connect() as conn:
+        setting = await conn.scalar(text("SELECT current_setting('mindspace.user_id', true)"))
+    assert not setting
+
+
 async def test_anonymous_transactions_see_no_owned_rows(db: Database, user: Person) -> None:
     async with db.session(None) as session:
         assert (await session.execute(select(AuthSession))).first() is None

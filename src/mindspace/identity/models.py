@@ -13,6 +13,13 @@ from mindspace.platform.db import USER_TABLE, Base, IdMixin, OwnedMixin, Timesta
 from mindspace.platform.ids import encode
 
 
+def avatar_path(user_id: uuid.UUID, avatar_key: str | None) -> str | None:
+    if avatar_key is None:
+        return None
+    version = avatar_key.rsplit("/", 1)[-1]
+    return f"/api/v1/users/{encode('usr', user_id)}/avatar?v={version}"
+
+
 class UserAccount(IdMixin, TimestampMixin, Base):
     __tablename__ = USER_TABLE
     __table_args__ = (
@@ -58,10 +65,7 @@ class UserAccount(IdMixin, TimestampMixin, Base):
     def avatar_url(self) -> str | None:
         """Where clients fetch the avatar. The version changes with every upload, so a client
         may cache by URL."""
-        if self.avatar_key is None:
-            return None
-        version = self.avatar_key.rsplit("/", 1)[-1]
-        return f"/api/v1/users/{encode('usr', self.id)}/avatar?v={version}"
+        return avatar_path(self.id, self.avatar_key)
 
 
 class AuthSession(IdMixin, OwnedMixin, Base):

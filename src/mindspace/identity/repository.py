@@ -4,13 +4,15 @@ security stands behind each of them."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mindspace.identity.models import AuthSession, RefreshToken, UserAccount
+from mindspace.platform.db import ReadConnection, driver_sql
 from mindspace.platform.pagination import PageParams, keyset
 from mindspace.platform.security import Principal
 
@@ -22,6 +24,33 @@ SESSION_COLUMNS = (
     AuthSession.ip,
     AuthSession.user_agent,
 )
+
+
+# What `Me` is made of; read through the driver on the hot GET (see Database.reader).
+ME_COLUMNS = (
+    UserAccount.id,
+    UserAccount.email,
+    UserAccount.email_verified_at,
+    UserAccount.phone,
+    UserAccount.roles,
+    UserAccount.display_name,
+    UserAccount.bio,
+    UserAccount.pronouns,
+    UserAccount.country,
+    UserAccount.timezone,
+    UserAccount.locale,
+    UserAccount.theme,
+    UserAccount.day_boundary_hour,
+    UserAccount.onboarding_step,
+    UserAccount.profile_visibility,
+    UserAccount.avatar_key,
+    UserAccount.created_at,
+)
+_ME_SQL = driver_sql(select(*ME_COLUMNS).where(UserAccount.id == bindparam("user_id")))
+
+
+async def read_me(reader: ReadConnection, principal: Principal) -> Mapping[str, Any] | None:
+    return await reader.fetchrow(_ME_SQL, principal.user_id)
 
 
 def readable_sessions(principal: Principal) -> Select[*tuple[Any, ...]]:

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any, Protocol
 
-from sqlalchemy import DateTime, ForeignKey, MetaData, Uuid, event, func, text
+from sqlalchemy import ClauseElement, DateTime, ForeignKey, MetaData, Uuid, event, func, text
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -101,6 +103,23 @@ _SET_PRINCIPAL = text(
 )
 
 
+class ReadConnection(Protocol):
+    """The driver connection a hot read gets (asyncpg's, typed by what we use of it)."""
+
+    async def fetchrow(self, query: str, *args: Any) -> Mapping[str, Any] | None: ...
+
+    async def fetch(self, query: str, *args: Any) -> Sequence[Mapping[str, Any]]: ...
+
+
+_DRIVER_DIALECT = asyncpg_dialect()  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
+
+
+def driver_sql(statement: ClauseElement) -> str:
+    """A Core statement compiled once, at import, to the driver's SQL ($1, $2 … in the order of
+    its bind parameters): hot reads keep Core's definitions without paying for its execution."""
+    return str(statement.compile(dialect=_DRIVER_DIALECT))
+
+
 class ScopedSession(Session):
     """A session whose every transaction starts by telling PostgreSQL who is acting."""
 
@@ -182,6 +201,30 @@ class Database:
                         raise
                     await session.commit()
                     raise
+
+    @asynccontextmanager
+    async def reader(self, principal: Principal) -> AsyncIterator[ReadConnection]:
+        """A read-only transaction on the driver connection, for hot reads (an owned GET, a
+        list). BEGIN and the principal go in one round trip, then plain driver queries, then
+        COMMIT: three round trips instead of the ORM session's four, and measured here at
+        about a quarter of its CPU per read. Row-level security applies exactly as in
+        `session()`: the settings are transaction-local."""
+        # Rendered into SQL, so only from trusted types: a UUID and our own enum.
+        uid = str(uuid.UUID(str(principal.user_id)))
+        begin = (
+            "BEGIN READ ONLY; SELECT set_config('mindspace.user_id', "
+            f"'{uid}', true), set_config('mindspace.scope', '{DbScope.user.value}', true)"
+        )
+        async with self.engine.connect() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            await raw.execute(begin)  # type: ignore[union-attr]
+            try:
+                yield raw  # type: ignore[misc]
+            finally:
+                # Commit or roll back, never hand the pool a connection inside a transaction
+                # (the pool's own reset does not know about this one).
+                if raw.is_in_transaction():  # type: ignore[union-attr]
+                    await raw.execute("ROLLBACK")  # type: ignore[union-attr]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:

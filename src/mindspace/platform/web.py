@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mindspace.platform.audit import Origin
-from mindspace.platform.db import Database, DbScope
+from mindspace.platform.db import Database, DbScope, ReadConnection
 from mindspace.platform.errors import Forbidden, Unauthenticated
 from mindspace.platform.ratelimit import client_ip
 from mindspace.platform.security import Authenticator, Principal, Role
@@ -68,6 +68,14 @@ async def _user_session(
         yield session
 
 
+async def _user_reader(
+    db: Annotated[Database, Depends(get_database)],
+    principal: Annotated[Principal, Depends(require_principal)],
+) -> AsyncIterator[ReadConnection]:
+    async with db.reader(principal) as reader:
+        yield reader
+
+
 async def _anonymous_session(
     db: Annotated[Database, Depends(get_database)],
     principal: Annotated[Principal | None, Depends(optional_principal)],
@@ -98,6 +106,8 @@ StaffPrincipal = Annotated[Principal, Depends(require_role(Role.admin, Role.supe
 # scope="function": the transaction commits before the response is sent, so a client never
 # sees success for a write that then fails to commit.
 UserSession = Annotated[AsyncSession, Depends(_user_session, scope="function")]
+# Hot reads of the principal's own rows (see Database.reader).
+UserReader = Annotated[ReadConnection, Depends(_user_reader, scope="function")]
 AnySession = Annotated[AsyncSession, Depends(_anonymous_session, scope="function")]
 # For sign-in routes only: before anyone is authenticated, see identity's tables and no others.
 SignInSession = Annotated[AsyncSession, Depends(_auth_scope_session, scope="function")]

@@ -29,7 +29,13 @@ from mindspace.platform.errors import RateLimited, Unauthenticated, problem_resp
 from mindspace.platform.pagination import Page, Paging
 from mindspace.platform.ratelimit import rate_limit
 from mindspace.platform.schemas import Message
-from mindspace.platform.web import CurrentPrincipal, RequestOrigin, SignInSession, UserSession
+from mindspace.platform.web import (
+    CurrentPrincipal,
+    RequestOrigin,
+    SignInSession,
+    UserReader,
+    UserSession,
+)
 
 router = APIRouter()
 auth = APIRouter(prefix="/auth", tags=["auth"])
@@ -135,8 +141,8 @@ async def revoke_session(
 
 
 @users.get("/me", responses=problem_responses(Unauthenticated))
-async def get_me(session: UserSession, principal: CurrentPrincipal) -> Me:
-    return await service.get_me(session, principal)
+async def get_me(reader: UserReader, principal: CurrentPrincipal) -> Me:
+    return await service.get_me(reader, principal)
 
 
 @users.patch("/me", responses=problem_responses(Unauthenticated))

@@ -7,6 +7,7 @@ Sign-in flows run before anyone is authenticated, so their sessions are opened i
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -26,7 +27,7 @@ from mindspace.identity.errors import (
     WrongSecondFactor,
 )
 from mindspace.identity.events import RegistrationAttempted, UserRegistered
-from mindspace.identity.models import AuthSession, RefreshToken, UserAccount
+from mindspace.identity.models import AuthSession, RefreshToken, UserAccount, avatar_path
 from mindspace.identity.schemas import AuthSessionOut, Me, TokenPair
 from mindspace.identity.service import lockout, two_factor
 from mindspace.identity.service.two_factor import SecondFactor, SecretBox
@@ -34,6 +35,7 @@ from mindspace.identity.tokens import TokenService, hash_refresh_token, new_refr
 from mindspace.platform import audit, outbox
 from mindspace.platform.audit import Origin
 from mindspace.platform.clock import utc_now
+from mindspace.platform.db import ReadConnection
 from mindspace.platform.ids import new_id
 from mindspace.platform.pagination import Page, PageParams, page
 from mindspace.platform.ratelimit import RateLimiter
@@ -326,11 +328,19 @@ async def revoke_session(
     await _end_sessions(session, tokens, principal.user_id, "revoked_by_user", only=session_id)
 
 
-async def get_me(session: AsyncSession, principal: Principal) -> Me:
+async def get_me(reader: ReadConnection, principal: Principal) -> Me:
+    row = await repository.read_me(reader, principal)
+    if row is None:
+        raise UserNotFound()
+    return _me(row)
+
+
+async def load_me(session: AsyncSession, principal: Principal) -> Me:
+    """`get_me` inside a unit of work (updates, exports), where there is a session already."""
     user = await repository.get_user(session, principal.user_id)
     if user is None:
         raise UserNotFound()
-    return _me(user)
+    return _me({c.key: getattr(user, c.key) for c in repository.ME_COLUMNS})
 
 
 async def update_me(session: AsyncSession, principal: Principal, *, changes: dict[str, Any]) -> Me:
@@ -341,13 +351,14 @@ async def update_me(session: AsyncSession, principal: Principal, *, changes: dic
         setattr(user, field, value)
     await session.flush()
     await session.refresh(user)
-    return _me(user)
+    return await load_me(session, principal)
 
 
-def _me(user: UserAccount) -> Me:
+def _me(values: Mapping[str, Any]) -> Me:
     return Me.model_validate(
         {
-            **{c: getattr(user, c) for c in Me.model_fields if hasattr(user, c)},
-            "email_verified": user.email_verified_at is not None,
+            **values,
+            "email_verified": values["email_verified_at"] is not None,
+            "avatar_url": avatar_path(values["id"], values["avatar_key"]),
         }
     )

@@ -9,13 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mindspace.identity.activity import AccountActivity
 from mindspace.identity.models import AuthSession, IdentityLink
-from mindspace.identity.service.accounts import get_me
+from mindspace.identity.service.accounts import load_me
 from mindspace.identity.service.preferences import get_preferences
 from mindspace.platform.security import Principal
 
 
 async def export_identity(session: AsyncSession, principal: Principal) -> dict[str, Any]:
-    me = await get_me(session, principal)
+    me = await load_me(session, principal)
     preferences = await get_preferences(session, principal)
     uid = principal.user_id
     sessions = await session.execute(
