@@ -41,7 +41,7 @@ from mindspace.platform.middleware import BodySizeLimitMiddleware, RequestContex
 from mindspace.platform.ratelimit import RateLimiter
 from mindspace.platform.relay import EventBus
 from mindspace.platform.sms import TwilioSms
-from mindspace.platform.storage import LocalStorage, Storage
+from mindspace.platform.storage import LocalStorage, S3Storage, Storage
 from mindspace.platform.worker import BackgroundWorker
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,17 @@ def build_event_bus(job_app: procrastinate.App) -> EventBus:
 
 
 def build_storage(settings: Settings) -> Storage:
-    return LocalStorage(settings.data_dir / "media")
+    if settings.storage_s3_bucket:
+        secret = settings.storage_s3_secret_access_key
+        return S3Storage(
+            bucket=settings.storage_s3_bucket,
+            endpoint_url=settings.storage_s3_endpoint_url,
+            region=settings.storage_s3_region,
+            access_key_id=settings.storage_s3_access_key_id,
+            secret_access_key=secret.get_secret_value() if secret else None,
+            public_base_url=settings.storage_public_base_url,
+        )
+    return LocalStorage(settings.data_dir / "media", base_url=settings.storage_public_base_url)
 
 
 def build_providers(settings: Settings) -> dict[Channel, Provider]:
@@ -135,6 +145,7 @@ def create_app(settings: Settings | None = None, *, run_background: bool = False
                 with contextlib.suppress(asyncio.CancelledError):
                     await background
             await db.dispose()
+            await app.state.storage.aclose()
             await app.state.rate_limiter.close()
             if redis is not None:
                 await redis.aclose()

@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     twilio_from_number: str | None = None
     twilio_messaging_service_sid: str | None = None
     twilio_base_url: str = "https://api.twilio.com"
+    # Files go to this S3-compatible bucket when it is set; otherwise to `data_dir/media`.
+    storage_s3_bucket: str | None = None
+    storage_s3_endpoint_url: str | None = None  # MinIO, R2, Ceph…; unset for AWS itself
+    storage_s3_region: str | None = None
+    storage_s3_access_key_id: str | None = None
+    storage_s3_secret_access_key: SecretStr | None = None
+    # Only for buckets served publicly (a CDN); unset keeps every file behind the API.
+    storage_public_base_url: str | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -57,3 +57,6 @@ class BackgroundWorker:
                 close = getattr(provider, "aclose", None)
                 if close is not None:
                     await close()
+            storage = self.context.get("storage")
+            if storage is not None:
+                await storage.aclose()
