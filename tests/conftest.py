@@ -49,6 +49,14 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on, for a local peer a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def _server_url(worker_id: str) -> str:
     global _embedded_handle
     explicit = os.environ.get("TEST_DATABASE_URL")

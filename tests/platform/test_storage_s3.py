@@ -3,7 +3,6 @@ same contract as the local folder, and the composition root choosing it when con
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,21 +15,15 @@ from pydantic import SecretStr
 from mindspace.app import build_storage
 from mindspace.platform.config import Settings
 from mindspace.platform.storage import InvalidStorageKey, S3Storage, StoredObjectNotFound
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.asyncio
 KEY = "avatars/0a1b/c2d3-512.webp"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     yield f"http://127.0.0.1:{port}"
