@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mindspace import __version__
+from mindspace.crisis.domain import domain as crisis_domain
 from mindspace.identity.api import well_known
 from mindspace.identity.domain import domain as identity_domain
 from mindspace.identity.oidc_providers import OidcProviders, OidcSettings
@@ -45,7 +46,7 @@ from mindspace.platform.storage import LocalStorage, S3Storage, Storage
 from mindspace.platform.worker import BackgroundWorker
 
 log = logging.getLogger(__name__)
-DOMAINS: list[Domain] = [identity_domain]
+DOMAINS: list[Domain] = [identity_domain, crisis_domain]
 API_PREFIX = "/api/v1"
 
 

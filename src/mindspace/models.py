@@ -1,8 +1,17 @@
 """Every table, imported in one place so Alembic and the tests see the whole schema."""
 
+from mindspace.crisis import models as crisis_models
 from mindspace.identity import activity as identity_activity
 from mindspace.identity import models as identity_models
 from mindspace.platform import audit, messaging, outbox
 from mindspace.platform.db import Base
 
-__all__ = ["Base", "audit", "identity_activity", "identity_models", "messaging", "outbox"]
+__all__ = [
+    "Base",
+    "audit",
+    "crisis_models",
+    "identity_activity",
+    "identity_models",
+    "messaging",
+    "outbox",
+]

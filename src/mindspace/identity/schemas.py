@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-import phonenumbers
 from pydantic import (
     AfterValidator,
     BeforeValidator,
@@ -22,7 +21,7 @@ from pydantic import (
 
 from mindspace.identity import passwords
 from mindspace.platform.ids import InvalidIdError, PublicId, UserId, decode
-from mindspace.platform.schemas import InputModel, OutputModel
+from mindspace.platform.schemas import InputModel, OutputModel, PhoneNumber
 from mindspace.platform.security import Role
 
 SessionId = Annotated[uuid.UUID, PublicId("ses", "auth session")]
@@ -225,37 +224,6 @@ class AuditRecordOut(OutputModel):
     occurred_at: datetime
 
 
-_TEXTABLE = frozenset(
-    {
-        phonenumbers.PhoneNumberType.MOBILE,
-        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
-        phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
-        phonenumbers.PhoneNumberType.VOIP,
-    }
-)
-
-
-def e164(value: str) -> str:
-    """A phone number in international form ("+44 7911 123456") as E.164 ("+447911123456")."""
-    try:
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        raise ValueError("write the number in international form, e.g. +44 7911 123456") from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("not a valid phone number")
-    # Premium-rate, toll-free and landline numbers cannot take a text, and texting them is how
-    # SMS pumping fraud runs up a bill.
-    if phonenumbers.number_type(number) not in _TEXTABLE:
-        raise ValueError("use a mobile number that can receive text messages")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-PhoneNumber = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=32),
-    AfterValidator(e164),
-    Field(examples=["+44 7911 123456"]),
-]
 OtpCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$"), Field(examples=["123456"])]
 
 

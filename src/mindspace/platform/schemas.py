@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+import phonenumbers
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 
 def _has_nul(value: Any) -> bool:
@@ -38,3 +46,36 @@ class OutputModel(BaseModel):
 
 class Message(OutputModel):
     detail: str
+
+
+_TEXTABLE = frozenset(
+    {
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
+        phonenumbers.PhoneNumberType.VOIP,
+    }
+)
+
+
+def e164(value: str) -> str:
+    """A phone number in international form ("+44 7911 123456") as E.164 ("+447911123456")."""
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        raise ValueError("write the number in international form, e.g. +44 7911 123456") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number")
+    # Premium-rate, toll-free and landline numbers cannot take a text, and texting them is how
+    # SMS pumping fraud runs up a bill.
+    if phonenumbers.number_type(number) not in _TEXTABLE:
+        raise ValueError("use a mobile number that can receive text messages")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+PhoneNumber = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=32),
+    AfterValidator(e164),
+    Field(examples=["+44 7911 123456"]),
+]

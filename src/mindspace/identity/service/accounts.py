@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -341,6 +342,31 @@ async def load_me(session: AsyncSession, principal: Principal) -> Me:
     if user is None:
         raise UserNotFound()
     return _me({c.key: getattr(user, c.key) for c in repository.ME_COLUMNS})
+
+
+@dataclass(frozen=True, slots=True)
+class PersonSummary:
+    """What other domains may know of an account: how to address the person, and whether
+    they hold a role."""
+
+    user_id: uuid.UUID
+    display_name: str
+    roles: frozenset[Role]
+    active: bool
+
+
+async def person_summary(session: AsyncSession, *, user_id: uuid.UUID) -> PersonSummary | None:
+    """The account as the session's scope sees it (a person sees only themselves; jobs and
+    staff see everyone); None when invisible or gone."""
+    user = await repository.get_user(session, user_id)
+    if user is None:
+        return None
+    return PersonSummary(
+        user_id=user.id,
+        display_name=user.display_name,
+        roles=frozenset(Role(r) for r in user.roles),
+        active=user.status == ACTIVE,
+    )
 
 
 async def update_me(session: AsyncSession, principal: Principal, *, changes: dict[str, Any]) -> Me:

@@ -1,0 +1,71 @@
+"""Crisis alerts for the humans who respond, and the trusted contacts a person chose."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mindspace.platform.clock import utc_now
+from mindspace.platform.db import USER_TABLE, Base, IdMixin, OwnedMixin, TimestampMixin
+
+
+class TrustedContact(IdMixin, OwnedMixin, TimestampMixin, Base):
+    __tablename__ = "trusted_contact"
+
+    name: Mapped[str] = mapped_column(String(80))
+    relationship: Mapped[str | None] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(8))  # email | sms
+    address: Mapped[str] = mapped_column(String(320))
+    # The person's consent, per contact, to tell this contact when they may be in danger.
+    notify_in_crisis: Mapped[bool] = mapped_column(default=False)
+    consented_at: Mapped[datetime | None]
+
+
+class CrisisAlert(IdMixin, OwnedMixin, Base):
+    """One episode of risk for one person, for staff to assign, review and resolve. Repeated
+    signals within the cooldown update the open alert instead of piling up new ones."""
+
+    __tablename__ = "crisis_alert"
+    __table_args__ = (Index("ix_crisis_alert_queue", "status", "created_at"),)
+
+    severity: Mapped[str] = mapped_column(String(20))  # elevated_concern | high_risk
+    trigger: Mapped[str] = mapped_column(String(30))  # companion_message, journal_entry, …
+    signals: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    # A short excerpt for the responder; never shown to anyone else.
+    excerpt: Mapped[str] = mapped_column(String(280))
+    source_type: Mapped[str | None] = mapped_column(String(30))
+    source_id: Mapped[uuid.UUID | None]
+    occurrences: Mapped[int] = mapped_column(default=1)
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey(f"{USER_TABLE}.id", ondelete="SET NULL")
+    )
+    review_note: Mapped[str | None] = mapped_column(String(2000))
+    resolution: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utc_now)
+    assigned_at: Mapped[datetime | None]
+    reviewed_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+
+
+class ContactNotice(IdMixin, OwnedMixin, Base):
+    """That a trusted contact was told, so the person can see it happened."""
+
+    __tablename__ = "contact_notice"
+
+    alert_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("crisis_alert.id", ondelete="CASCADE"), index=True
+    )
+    contact_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("trusted_contact.id", ondelete="SET NULL"), index=True
+    )
+    contact_name: Mapped[str] = mapped_column(String(80))
+    channel: Mapped[str] = mapped_column(String(8))
+    sent_at: Mapped[datetime] = mapped_column(default=utc_now)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
