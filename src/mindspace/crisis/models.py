@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, false, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,7 +22,7 @@ class TrustedContact(IdMixin, OwnedMixin, TimestampMixin, Base):
     channel: Mapped[str] = mapped_column(String(8))  # email | sms
     address: Mapped[str] = mapped_column(String(320))
     # The person's consent, per contact, to tell this contact when they may be in danger.
-    notify_in_crisis: Mapped[bool] = mapped_column(default=False)
+    notify_in_crisis: Mapped[bool] = mapped_column(default=False, server_default=false())
     consented_at: Mapped[datetime | None]
 
 
@@ -35,20 +35,20 @@ class CrisisAlert(IdMixin, OwnedMixin, Base):
 
     severity: Mapped[str] = mapped_column(String(20))  # elevated_concern | high_risk
     trigger: Mapped[str] = mapped_column(String(30))  # companion_message, journal_entry, …
-    signals: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    signals: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
     # A short excerpt for the responder; never shown to anyone else.
     excerpt: Mapped[str] = mapped_column(String(280))
     source_type: Mapped[str | None] = mapped_column(String(30))
     source_id: Mapped[uuid.UUID | None]
-    occurrences: Mapped[int] = mapped_column(default=1)
-    status: Mapped[str] = mapped_column(String(12), default="open")
+    occurrences: Mapped[int] = mapped_column(default=1, server_default="1")
+    status: Mapped[str] = mapped_column(String(12), default="open", server_default="open")
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey(f"{USER_TABLE}.id", ondelete="SET NULL")
     )
     review_note: Mapped[str | None] = mapped_column(String(2000))
     resolution: Mapped[str | None] = mapped_column(String(2000))
-    created_at: Mapped[datetime] = mapped_column(default=utc_now)
-    last_seen_at: Mapped[datetime] = mapped_column(default=utc_now)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now, server_default=func.now())
+    last_seen_at: Mapped[datetime] = mapped_column(default=utc_now, server_default=func.now())
     assigned_at: Mapped[datetime | None]
     reviewed_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
@@ -67,5 +67,5 @@ class ContactNotice(IdMixin, OwnedMixin, Base):
     )
     contact_name: Mapped[str] = mapped_column(String(80))
     channel: Mapped[str] = mapped_column(String(8))
-    sent_at: Mapped[datetime] = mapped_column(default=utc_now)
-    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    sent_at: Mapped[datetime] = mapped_column(default=utc_now, server_default=func.now())
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, func
+from sqlalchemy import Index, String, func, text
 from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -44,6 +44,15 @@ class ActivityKind(enum.StrEnum):  # auto(): each value is the member name
 
 class AccountActivity(IdMixin, OwnedMixin, Base):
     __tablename__ = "account_activity"
+    # "My activity", newest first, is a keyset over (occurred_at, id) within one owner.
+    __table_args__ = (
+        Index(
+            "ix_account_activity_owner_recent",
+            "owner_id",
+            text("occurred_at DESC"),
+            text("id DESC"),
+        ),
+    )
 
     kind: Mapped[str] = mapped_column(String(40))
     ip: Mapped[str | None] = mapped_column(INET)

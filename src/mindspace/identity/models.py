@@ -25,6 +25,17 @@ class UserAccount(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         # Emails are stored normalised (see service.normalise_email), so plain uniqueness holds.
         Index("uq_user_account_email", "email", unique=True),
+        Index(
+            "uq_user_account_phone",
+            "phone",
+            unique=True,
+            postgresql_where=text("phone IS NOT NULL"),
+        ),
+        Index(
+            "ix_user_account_deletion_due_at",
+            "deletion_due_at",
+            postgresql_where=text("deletion_due_at IS NOT NULL"),
+        ),
     )
 
     email: Mapped[str | None] = mapped_column(String(320))

@@ -27,7 +27,7 @@ class AuditRecord(IdMixin, Base):
     __tablename__ = "audit_record"
     __table_args__ = (Index("ix_audit_record_target", "target_type", "target_id"),)
 
-    actor_id: Mapped[uuid.UUID | None]
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     action: Mapped[str] = mapped_column(String(80))
     target_type: Mapped[str | None] = mapped_column(String(40))
     target_id: Mapped[uuid.UUID | None]
