@@ -67,7 +67,8 @@ def test_safety_mode_needs_a_quiet_period_or_a_reviewer() -> None:
 
     cleared = next_state(S.safety_mode, T.reviewer_clears, now=NOW, last_high_risk_at=recent)
     assert cleared.after is S.normal
-    assert cleared.changed and cleared.rule
+    assert cleared.changed
+    assert cleared.rule
 
 
 def test_models_write_replies_only_outside_a_crisis() -> None:
