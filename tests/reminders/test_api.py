@@ -354,3 +354,23 @@ async def test_my_export_holds_my_reminders_only(
         exported = await export_reminders(session, user.principal)
     assert [r["title"] for r in exported["reminders"]] == ["Mine"]
     assert exported["reminders"][0]["schedule"] == mine["schedule"]
+
+
+async def test_the_api_documents_every_answer_and_the_downtime_rule(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    paths = {p: ops for p, ops in spec["paths"].items() if p.startswith(REMINDERS)}
+    assert set(paths) == {
+        REMINDERS,
+        f"{REMINDERS}/{{reminder_id}}",
+        f"{REMINDERS}/{{reminder_id}}/pause",
+        f"{REMINDERS}/{{reminder_id}}/resume",
+    }
+    for path, ops in paths.items():
+        for method, op in ops.items():
+            documented = set(op["responses"])
+            assert {"401", "422"} <= documented, (method, path)
+            if "{reminder_id}" in path:
+                assert "404" in documented, (method, path)
+    assert "fires once" in paths[REMINDERS]["post"]["description"]

@@ -11,11 +11,13 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mindspace.platform.clock import utc_now
 from mindspace.platform.db import Database, DbScope
 from mindspace.platform.ids import decode
 from mindspace.platform.outbox import OutboxEvent
+from mindspace.platform.relay import EventBus, relay_once
 from mindspace.reminders import jobs
 from mindspace.reminders.events import ReminderDue
 from mindspace.reminders.models import Reminder
@@ -80,6 +82,30 @@ async def test_a_due_reminder_publishes_one_event_and_moves_on(
     shown = (await client.get(f"{REMINDERS}/{created['id']}", headers=user.headers)).json()
     assert shown["last_fired_at"] is not None
     assert datetime.fromisoformat(shown["next_fire_at"]) == scheduled + timedelta(days=1)
+
+
+async def test_the_event_reaches_a_subscriber_through_the_relay(
+    client: httpx.AsyncClient, db: Database, user: Person
+) -> None:
+    """What notifications will do: subscribe to the topic and read the payload."""
+    created = await make_reminder(client, user)
+    received: list[ReminderDue] = []
+
+    async def on_due(session: AsyncSession, event: OutboxEvent) -> None:
+        received.append(ReminderDue.model_validate(event.payload))
+
+    bus = EventBus()
+    bus.subscribe(ReminderDue.topic, on_due)
+    assert await fire_due_reminders(db, now=utc_now() + timedelta(days=1)) == 1
+    await relay_once(db, bus)
+
+    (due,) = received
+    assert (due.reminder_id, due.owner_id, due.kind) == (
+        _uuid(created["id"]),
+        user.id,
+        "mood_checkin",
+    )
+    assert due.fire_at == datetime.fromisoformat(created["next_fire_at"])
 
 
 async def test_concurrent_claimers_announce_each_occurrence_exactly_once(
@@ -155,6 +181,25 @@ async def test_a_paused_or_ended_reminder_does_not_fire(
     assert await _next_fire_at(db, once["id"]) is None
     assert await fire_due_reminders(db, now=due + timedelta(days=60)) == 0
     assert [e["reminder_id"] for e in await _due_events(db)] == [str(_uuid(once["id"]))]
+
+
+async def test_a_rule_that_no_longer_compiles_stops_instead_of_failing_every_minute(
+    client: httpx.AsyncClient, db: Database, user: Person
+) -> None:
+    broken, fine = [(await make_reminder(client, user))["id"] for _ in range(2)]
+    now = utc_now()
+    for rid in (broken, fine):
+        await _make_due(db, rid, now - timedelta(minutes=1))
+    async with db.session(None, scope=DbScope.system) as session:
+        # As if a zone had been withdrawn from the tz database since the rule was set.
+        await session.execute(
+            update(Reminder).where(Reminder.id == _uuid(broken)).values(timezone="Gone/Away")
+        )
+
+    assert await fire_due_reminders(db, now=now) == 1
+    assert [e["reminder_id"] for e in await _due_events(db)] == [str(_uuid(fine))]
+    assert await _next_fire_at(db, broken) is None
+    assert await fire_due_reminders(db, now=now + timedelta(days=2)) == 1
 
 
 async def test_the_job_runs_every_minute() -> None:

@@ -225,7 +225,7 @@ async def export_reminders(session: AsyncSession, principal: Principal) -> dict[
     return {"reminders": [_out(dict(r._mapping)).model_dump(mode="json") for r in rows]}
 
 
-def _fire(session: AsyncSession, row: ReminderRow, now: datetime) -> None:
+def _fire(session: AsyncSession, row: ReminderRow, now: datetime) -> bool:
     due_at = row.next_fire_at
     assert due_at is not None  # noqa: S101 - claimed because it is due
     try:
@@ -235,7 +235,7 @@ def _fire(session: AsyncSession, row: ReminderRow, now: datetime) -> None:
         # the tz database) must not be retried every minute forever.
         log.exception("reminder schedule no longer compiles", extra={"reminder_id": str(row.id)})
         row.next_fire_at = None
-        return
+        return False
     fire_at, row.next_fire_at = rule.catch_up(due_at, now)
     row.last_fired_at = now
     outbox.publish(
@@ -249,6 +249,7 @@ def _fire(session: AsyncSession, row: ReminderRow, now: datetime) -> None:
         ),
         owner_id=row.owner_id,
     )
+    return True
 
 
 async def fire_due_reminders(
@@ -263,8 +264,6 @@ async def fire_due_reminders(
         moment = now or utc_now()
         async with db.session(None, scope=DbScope.system) as session:
             due = await repository.claim_due(session, now=moment, limit=batch)
-            for row in due:
-                _fire(session, row, moment)
-        fired += len(due)
+            fired += sum(_fire(session, row, moment) for row in due)
         if len(due) < batch:
             return fired
