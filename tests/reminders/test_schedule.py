@@ -195,3 +195,16 @@ def test_hourly_through_daily_is_allowed_at_15_minute_spacing() -> None:
     rule = compile_rule("FREQ=DAILY;BYHOUR=9,10;BYMINUTE=0,15,30,45", start=START, tz=LONDON)
     rule.check(NOW)
     assert len(rule.upcoming(NOW, 8)) == 8
+
+
+def test_a_half_hour_clock_change_is_handled_like_any_other() -> None:
+    lord_howe = ZoneInfo("Australia/Lord_Howe")  # 02:00 becomes 02:30 on 4 October 2026
+    skipped = to_utc(datetime(2026, 10, 4, 2, 15), lord_howe)
+    assert skipped.astimezone(lord_howe).replace(tzinfo=None) == datetime(2026, 10, 4, 2, 30)
+    assert to_utc(datetime(2026, 10, 4, 2, 45), lord_howe) - skipped == timedelta(minutes=15)
+
+
+def test_a_zone_without_clock_changes_is_a_fixed_offset() -> None:
+    kolkata = ZoneInfo("Asia/Kolkata")
+    rule = compile_rule(daily_rule(time(8, 0)), start=START, tz=kolkata)
+    assert {at.time() for at in rule.upcoming(NOW, 365)} == {time(2, 30)}

@@ -104,7 +104,8 @@ class RruleSchedule(InputModel):
         return value.replace(second=0, microsecond=0)
 
 
-Schedule = Annotated[DailySchedule | WeeklySchedule | RruleSchedule, Field(discriminator="type")]
+AnySchedule = DailySchedule | WeeklySchedule | RruleSchedule
+Schedule = Annotated[AnySchedule, Field(discriminator="type")]
 
 
 class ReminderCreate(InputModel):

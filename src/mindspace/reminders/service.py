@@ -32,6 +32,7 @@ from mindspace.reminders.schedule import (
     weekly_rule,
 )
 from mindspace.reminders.schemas import (
+    AnySchedule,
     DailySchedule,
     Reminder,
     ReminderCreate,
@@ -44,31 +45,29 @@ from mindspace.reminders.schemas import (
 log = logging.getLogger(__name__)
 UPCOMING = 5
 FIRE_BATCH = 200
-_SCHEDULE: TypeAdapter[DailySchedule | WeeklySchedule | RruleSchedule] = TypeAdapter(Schedule)
+_SCHEDULE: TypeAdapter[AnySchedule] = TypeAdapter(Schedule)
 # Simple schedules repeat every day or week from any start: one fixed Monday serves them all.
 SIMPLE_START = datetime(2000, 1, 3)
 
 
-def _clock(text: str) -> time:
-    return time.fromisoformat(text)
-
-
-def recurrence(schedule: DailySchedule | WeeklySchedule | RruleSchedule, tz: str) -> Recurrence:
+def recurrence(schedule: AnySchedule, tz: str) -> Recurrence:
     """The compiled rule of a stored schedule. Raises InvalidRule."""
     zone = ZoneInfo(tz)
     if isinstance(schedule, DailySchedule):
-        return compile_rule(daily_rule(_clock(schedule.time)), start=SIMPLE_START, tz=zone)
+        return compile_rule(
+            daily_rule(time.fromisoformat(schedule.time)), start=SIMPLE_START, tz=zone
+        )
     if isinstance(schedule, WeeklySchedule):
         days = [d[:2].upper() for d in schedule.days]
-        return compile_rule(weekly_rule(days, _clock(schedule.time)), start=SIMPLE_START, tz=zone)
+        return compile_rule(
+            weekly_rule(days, time.fromisoformat(schedule.time)), start=SIMPLE_START, tz=zone
+        )
     if schedule.start is None:
         raise InvalidRule("the rule has no start")
     return compile_rule(schedule.rrule, start=schedule.start, tz=zone)
 
 
-def _resolved(
-    schedule: DailySchedule | WeeklySchedule | RruleSchedule, tz: str, now: datetime
-) -> DailySchedule | WeeklySchedule | RruleSchedule:
+def _resolved(schedule: AnySchedule, tz: str, now: datetime) -> AnySchedule:
     """The schedule as stored: an RRULE without a start starts at local midnight today."""
     if isinstance(schedule, RruleSchedule) and schedule.start is None:
         today = now.astimezone(ZoneInfo(tz)).date()
@@ -76,9 +75,7 @@ def _resolved(
     return schedule
 
 
-async def _checked(
-    schedule: DailySchedule | WeeklySchedule | RruleSchedule, tz: str, now: datetime
-) -> Recurrence:
+async def _checked(schedule: AnySchedule, tz: str, now: datetime) -> Recurrence:
     """Compiles and bounds a schedule that is being set; bad ones are a 422 at the field."""
     pointer = "/body/schedule/rrule" if isinstance(schedule, RruleSchedule) else "/body/schedule"
 
