@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mindspace.platform.db import Database
 from mindspace.platform.ids import encode, new_id
@@ -82,8 +84,8 @@ async def test_weekly_and_rrule_schedules_with_an_explicit_zone(
     )
     # The start it was read from is shown: midnight today, Berlin time.
     assert monthly["schedule"]["start"].endswith("T00:00:00")
-    for text in monthly["upcoming"]:
-        at = _local(text)
+    for shown in monthly["upcoming"]:
+        at = _local(shown)
         assert (at.strftime("%a %H:%M"), at.day <= 7) == ("Sun 10:00", True)
 
 
@@ -374,3 +376,14 @@ async def test_the_api_documents_every_answer_and_the_downtime_rule(
             if "{reminder_id}" in path:
                 assert "404" in documented, (method, path)
     assert "fires once" in paths[REMINDERS]["post"]["description"]
+
+
+async def test_erasing_an_account_erases_its_reminders(
+    client: httpx.AsyncClient, owner_engine: AsyncEngine, user: Person, other_user: Person
+) -> None:
+    await make_reminder(client, user)
+    await make_reminder(client, other_user)
+    async with owner_engine.begin() as conn:
+        await conn.execute(text("DELETE FROM user_account WHERE id = :id"), {"id": user.id})
+        owners = (await conn.execute(text("SELECT owner_id FROM reminder"))).scalars().all()
+    assert owners == [other_user.id]
