@@ -44,9 +44,14 @@ from mindspace.platform.relay import EventBus
 from mindspace.platform.sms import TwilioSms
 from mindspace.platform.storage import LocalStorage, S3Storage, Storage
 from mindspace.platform.worker import BackgroundWorker
+from mindspace.reminders.domain import domain as reminders_domain
 
 log = logging.getLogger(__name__)
-DOMAINS: list[Domain] = [identity_domain, crisis_domain]
+DOMAINS: list[Domain] = [
+    identity_domain,
+    crisis_domain,
+    reminders_domain,
+]
 API_PREFIX = "/api/v1"
 
 

@@ -5,6 +5,7 @@ from mindspace.identity import activity as identity_activity
 from mindspace.identity import models as identity_models
 from mindspace.platform import audit, messaging, outbox
 from mindspace.platform.db import Base
+from mindspace.reminders import models as reminders_models
 
 __all__ = [
     "Base",
@@ -14,4 +15,5 @@ __all__ = [
     "identity_models",
     "messaging",
     "outbox",
+    "reminders_models",
 ]
