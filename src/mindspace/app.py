@@ -31,6 +31,7 @@ from mindspace.identity.tokens import (
     development_keys,
     key_from_pem,
 )
+from mindspace.mood.domain import domain as mood_domain
 from mindspace.platform import health, jobs, metrics
 from mindspace.platform.config import Settings, get_settings
 from mindspace.platform.db import Database
@@ -45,7 +46,7 @@ from mindspace.platform.storage import LocalStorage, Storage
 from mindspace.platform.worker import BackgroundWorker
 
 log = logging.getLogger(__name__)
-DOMAINS: list[Domain] = [identity_domain]
+DOMAINS: list[Domain] = [identity_domain, mood_domain]
 API_PREFIX = "/api/v1"
 
 
