@@ -92,7 +92,8 @@ async def create_checkin(
     logged_at = checkin.logged_at or utc_now()
     _check_logged_at(logged_at)
     await _check_own_activities(session, principal, checkin.custom_activities or [])
-    values = _columns(checkin.model_dump(exclude={"logged_at"}), principal.user_id)
+    fields = {f: getattr(checkin, f) for f in CheckinCreate.model_fields if f != "logged_at"}
+    values = _columns(fields, principal.user_id)
     stmt = (
         insert(MoodCheckin)
         .values(id=new_id(), owner_id=principal.user_id, logged_at=logged_at, **values)
@@ -138,7 +139,8 @@ async def update_checkin(
     checkin_id: uuid.UUID,
     changes: CheckinUpdate,
 ) -> Checkin:
-    values = changes.model_dump(exclude_unset=True)
+    # Attributes, not model_dump(): ids must stay UUIDs, not their public text.
+    values = {f: getattr(changes, f) for f in changes.model_fields_set}
     if "logged_at" in values:
         _check_logged_at(values["logged_at"])
     await _check_own_activities(session, principal, values.get("custom_activities") or [])
