@@ -19,8 +19,13 @@ ONE_DAY = timedelta(days=1)
 
 
 def local_day(instant: datetime, zone: ZoneInfo, boundary_hour: int) -> date:
+    return local_day_and_hour(instant, zone, boundary_hour)[0]
+
+
+def local_day_and_hour(instant: datetime, zone: ZoneInfo, boundary_hour: int) -> tuple[date, int]:
+    """The local day, and the wall-clock hour (for time-of-day patterns), in one conversion."""
     wall = instant.astimezone(zone).replace(tzinfo=None)
-    return (wall - timedelta(hours=boundary_hour)).date()
+    return (wall - timedelta(hours=boundary_hour)).date(), wall.hour
 
 
 def day_start(day: date, zone: ZoneInfo, boundary_hour: int) -> datetime:

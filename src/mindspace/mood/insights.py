@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from mindspace.mood import stats
-from mindspace.mood.days import ONE_DAY, local_day
+from mindspace.mood.days import ONE_DAY, local_day_and_hour
 from mindspace.mood.schemas import (
     AssociationOut,
     Associations,
@@ -92,9 +92,8 @@ class Frame:
 def localise(samples: Iterable[Sample], frame: Frame) -> list[Local]:
     out = []
     for s in samples:
-        day = local_day(s.logged_at, frame.zone, frame.boundary_hour)
+        day, hour = local_day_and_hour(s.logged_at, frame.zone, frame.boundary_hour)
         if frame.start <= day <= frame.end:
-            hour = s.logged_at.astimezone(frame.zone).hour
             out.append(Local(day, hour, s.score, s.mood, s.activities))
     return out
 
