@@ -94,6 +94,9 @@ _DAYS_SQL = driver_sql(
 _NAMES_SQL = driver_sql(
     select(MoodActivity.id, MoodActivity.name).where(MoodActivity.owner_id == bindparam("o"))
 )
+_SETTINGS_SQL = driver_sql(
+    select(MoodSettings.freeze_days_per_month).where(MoodSettings.owner_id == bindparam("o"))
+)
 
 
 async def read_checkin(
@@ -124,11 +127,6 @@ async def read_activity_names(
 async def read_freeze_days(reader: ReadConnection, principal: Principal) -> int:
     row = await reader.fetchrow(_SETTINGS_SQL, principal.user_id)
     return int(row["freeze_days_per_month"]) if row else 0
-
-
-_SETTINGS_SQL = driver_sql(
-    select(MoodSettings.freeze_days_per_month).where(MoodSettings.owner_id == bindparam("o"))
-)
 
 
 async def list_checkins(
