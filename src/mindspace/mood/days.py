@@ -39,7 +39,7 @@ def month_key(day: date) -> tuple[int, int]:
 
 
 @dataclass(frozen=True, slots=True)
-class Streak:
+class StreakSummary:
     """Compassionate by design: a missed day ends a run but never erases the history; runs and
     totals count only days checked in, and freeze days only bridge a gap."""
 
@@ -50,13 +50,13 @@ class Streak:
     last_day: date | None
 
 
-def streak(checked_in: Iterable[date], *, today: date, freezes_per_month: int = 0) -> Streak:
+def streak(checked_in: Iterable[date], *, today: date, freezes_per_month: int = 0) -> StreakSummary:
     """Runs of consecutive checked-in days. A gap is bridged when every missed day in it can be
     covered by that month's freeze allowance (so an allowance is never spent on a gap it cannot
     close). Today not being checked in yet does not break the current run: the day is open."""
     days = sorted({d for d in checked_in if d <= today})
     if not days:
-        return Streak(0, 0, 0, (), None)
+        return StreakSummary(0, 0, 0, (), None)
     spent: Counter[tuple[int, int]] = Counter()
     frozen: list[date] = []
 
@@ -79,7 +79,7 @@ def streak(checked_in: Iterable[date], *, today: date, freezes_per_month: int = 
     last = days[-1]
     # Yesterday is the last day that must be covered; today is still open.
     alive = last >= today - ONE_DAY or bridge(last + ONE_DAY, today - ONE_DAY)
-    return Streak(
+    return StreakSummary(
         current=run if alive else 0,
         longest=longest,
         total_days=len(days),

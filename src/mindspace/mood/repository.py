@@ -151,6 +151,33 @@ async def all_checkins(session: AsyncSession, principal: Principal) -> Sequence[
     return list((await session.execute(stmt)).all())
 
 
+async def has_checkins(session: AsyncSession, principal: Principal) -> bool:
+    stmt = readable_checkins(principal, MoodCheckin.id).limit(1)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def insert_checkin(
+    session: AsyncSession, principal: Principal, values: Mapping[str, Any]
+) -> Mapping[Any, Any]:
+    stmt = (
+        insert(MoodCheckin).values(owner_id=principal.user_id, **values).returning(*CHECKIN_COLUMNS)
+    )
+    return (await session.execute(stmt)).mappings().one()
+
+
+async def update_checkin(
+    session: AsyncSession, principal: Principal, checkin_id: uuid.UUID, values: Mapping[str, Any]
+) -> Mapping[Any, Any] | None:
+    """The changed row, or None when the person has no such check-in."""
+    stmt = (
+        update(MoodCheckin)
+        .where(MoodCheckin.owner_id == principal.user_id, MoodCheckin.id == checkin_id)
+        .values(**values)
+        .returning(*CHECKIN_COLUMNS)
+    )
+    return (await session.execute(stmt)).mappings().one_or_none()
+
+
 async def delete_checkin(
     session: AsyncSession, principal: Principal, checkin_id: uuid.UUID
 ) -> bool:

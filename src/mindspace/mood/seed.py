@@ -7,9 +7,8 @@ import random
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from mindspace.identity import service as identity_service
+from mindspace.mood import repository
 from mindspace.mood.models import MoodCheckin
 from mindspace.mood.notes import seal_note
 from mindspace.mood.schemas import BuiltinActivity, Emotion, Mood
@@ -35,9 +34,9 @@ async def seed(db: Database) -> list[str]:
         owner = await identity_service.find_account_id(session, email=DEMO_MEMBER_EMAIL)
     if owner is None:
         return []
-    async with db.session(Principal(user_id=owner)) as session:
-        exists = select(MoodCheckin.id).where(MoodCheckin.owner_id == owner).limit(1)
-        if (await session.execute(exists)).first() is None:
+    principal = Principal(user_id=owner)
+    async with db.session(principal) as session:
+        if not await repository.has_checkins(session, principal):
             session.add_all(_demo_checkins(owner))
     return [f"  mood    {DEMO_DAYS} days of demo check-ins for {DEMO_MEMBER_EMAIL}"]
 

@@ -7,13 +7,11 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mindspace.mood import repository
 from mindspace.mood.days import ONE_DAY, day_start
 from mindspace.mood.errors import CheckinNotFound, InvalidMoodInput
-from mindspace.mood.models import MoodCheckin
 from mindspace.mood.notes import open_note, seal_note
 from mindspace.mood.schemas import Checkin, CheckinCreate, CheckinUpdate
 from mindspace.mood.service._profile import day_rule_in
@@ -94,12 +92,10 @@ async def create_checkin(
     await _check_own_activities(session, principal, checkin.custom_activities or [])
     fields = {f: getattr(checkin, f) for f in CheckinCreate.model_fields if f != "logged_at"}
     values = _columns(fields, principal.user_id)
-    stmt = (
-        insert(MoodCheckin)
-        .values(id=new_id(), owner_id=principal.user_id, logged_at=logged_at, **values)
-        .returning(*repository.CHECKIN_COLUMNS)
+    row = await repository.insert_checkin(
+        session, principal, {"id": new_id(), "logged_at": logged_at, **values}
     )
-    return to_checkin((await session.execute(stmt)).mappings().one())
+    return to_checkin(row)
 
 
 async def get_checkin(
@@ -144,13 +140,12 @@ async def update_checkin(
     if "logged_at" in values:
         _check_logged_at(values["logged_at"])
     await _check_own_activities(session, principal, values.get("custom_activities") or [])
-    stmt = (
-        update(MoodCheckin)
-        .where(MoodCheckin.owner_id == principal.user_id, MoodCheckin.id == checkin_id)
-        .values(updated_at=utc_now(), **_columns(values, principal.user_id))
-        .returning(*repository.CHECKIN_COLUMNS)
+    row = await repository.update_checkin(
+        session,
+        principal,
+        checkin_id,
+        {"updated_at": utc_now(), **_columns(values, principal.user_id)},
     )
-    row = (await session.execute(stmt)).mappings().one_or_none()
     if row is None:
         raise CheckinNotFound()
     return to_checkin(row)
