@@ -381,3 +381,25 @@ async def test_demo_check_ins_are_seeded_once(db: Database) -> None:
     assert member is not None
     person = Person(member, DEMO_MEMBER_EMAIL, "", Principal(user_id=member), "")
     assert await count_checkins(db, person) == DEMO_DAYS
+
+
+async def test_openapi_documents_every_mood_route(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    paths = {p for p in schema["paths"] if p.startswith("/api/v1/mood")}
+    assert {
+        "/api/v1/mood/checkins",
+        "/api/v1/mood/checkins/{checkin_id}",
+        "/api/v1/mood/activities",
+        "/api/v1/mood/activities/{activity_id}",
+        "/api/v1/mood/settings",
+        "/api/v1/mood/insights",
+        "/api/v1/mood/streak",
+        "/api/v1/mood/charts/trend",
+        "/api/v1/mood/charts/trend.svg",
+        "/api/v1/mood/charts/year/{year}",
+        "/api/v1/mood/charts/year/{year}.svg",
+        "/api/v1/mood/export.csv",
+    } == paths
+    svg = schema["paths"]["/api/v1/mood/charts/trend.svg"]["get"]["responses"]
+    assert "image/svg+xml" in svg["200"]["content"]
+    assert "401" in svg
