@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
@@ -31,6 +32,9 @@ LOGIN_ACCOUNTS = 5000
 LOGIN_EMAIL = "bench-login-{n}@example.org"
 LOGIN_PASSWORD = "bench only correct horse"  # noqa: S105 - a throwaway account in a throwaway database
 TOKEN_OWNERS = 100
+# The mood insights scenario: the login account checks in once a day for two years.
+MOOD_HISTORY_DAYS = 730
+MOOD_ACTIVITIES = ("yoga", "walking", "work", "friends", "reading", "music")
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,9 @@ def prepare(server: URL) -> Seeded:
     bench = server.set(database=BENCH_DATABASE)
     url = bench.render_as_string(hide_password=False)
     upgrade(url, app_role=APP_ROLE)
-    return asyncio.run(_seed_accounts(url, _dsn(bench)))
+    seeded = asyncio.run(_seed_accounts(url, _dsn(bench)))
+    asyncio.run(_seed_mood_history(seeded.dsn, seeded.login_user_id))
+    return seeded
 
 
 async def _recreate(server: URL) -> None:
@@ -91,6 +97,31 @@ async def _seed_accounts(url: str, dsn: str) -> Seeded:
     finally:
         await conn.close()
     return Seeded(url=url, dsn=dsn, login_user_id=login_id, token_owner_ids=owners)
+
+
+def mood_history_start(today: date) -> date:
+    return today - timedelta(days=MOOD_HISTORY_DAYS - 1)
+
+
+async def _seed_mood_history(dsn: str, owner: uuid.UUID) -> None:
+    rng = random.Random(730)
+    today = datetime.now(UTC).date()
+    records = []
+    for n in range(MOOD_HISTORY_DAYS):
+        day = mood_history_start(today) + timedelta(days=n)
+        activities = [a for a in MOOD_ACTIVITIES if rng.random() < 0.35]
+        score = min(10, max(1, round(rng.gauss(6.5 if "yoga" in activities else 5.5, 1.5))))
+        logged_at = datetime.combine(day, time(rng.randint(7, 21)), tzinfo=UTC)
+        records.append((new_id(), owner, score, activities, logged_at))
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.copy_records_to_table(
+            "mood_checkin",
+            records=records,
+            columns=["id", "owner_id", "score", "activities", "logged_at"],
+        )
+    finally:
+        await conn.close()
 
 
 def seed_refresh_tokens(seeded: Seeded, count: int, *, prefix: Path, threads: int) -> None:

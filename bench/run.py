@@ -51,6 +51,8 @@ NOTES = (
     "Refresh: sessions and refresh tokens are seeded directly; every token is used once.",
     "GET /api/v1/users/me: one account's access token on every request (cached after the "
     "first verification, as in the app); the RLS-scoped read runs every time.",
+    "GET /api/v1/mood/insights: the same account, two years of daily check-ins (seeded "
+    "directly), the whole two years asked for on every request.",
     "Login ceiling: cores x 1000 / argon2 hash ms, timed in the runner with the app's "
     "hasher (mindspace.identity.passwords.hash_password) before any server starts.",
 )
@@ -190,6 +192,8 @@ def _app_loads(runner: Runner, seeded: Seeded, token: str, c_db_rps: float) -> l
 
     login_body = json.dumps({"email": database.LOGIN_EMAIL, "password": database.LOGIN_PASSWORD})
     login_args = [str(database.LOGIN_ACCOUNTS), login_body]
+    today = datetime.now(UTC).date()
+    insights = f"/api/v1/mood/insights?start={database.mood_history_start(today)}&end={today}"
     return [
         Load("GET /health/ready", "/health/ready"),
         Load(
@@ -207,13 +211,18 @@ def _app_loads(runner: Runner, seeded: Seeded, token: str, c_db_rps: float) -> l
             lua="login.lua",
             args=lambda invocation, _seconds: [str(invocation), *login_args],
         ),
+        Load(
+            "GET mood insights, 2 years",
+            insights,
+            headers=(f"Authorization: Bearer {token}",),
+        ),
     ]
 
 
 def _outcome(
     plan: Plan, c0: Measurement, c_db: Measurement, app: AppRun, *, hash_ms: float, cores: int
 ) -> Outcome:
-    ready, me, refresh, login = app.measurements
+    ready, me, refresh, login, insights = app.measurements
     rows = (
         Row(c0),
         Row(c_db, "C0", c0.rps),
@@ -228,6 +237,7 @@ def _outcome(
             cores * 1000 / hash_ms,
             Target(">=0.90 cores*1000/hash", min_ratio=0.90),
         ),
+        Row(insights, "C_db", c_db.rps),
     )
     return Outcome(
         rows, plan, hash_ms, cores, app.idle_rss_mb, app.loaded_rss_mb, app.failed_responses, NOTES

@@ -32,6 +32,7 @@ from mindspace.identity.tokens import (
     development_keys,
     key_from_pem,
 )
+from mindspace.mood.domain import domain as mood_domain
 from mindspace.platform import health, jobs, metrics
 from mindspace.platform.config import Settings, get_settings
 from mindspace.platform.db import Database
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 DOMAINS: list[Domain] = [
     identity_domain,
     crisis_domain,
+    mood_domain,
     reminders_domain,
 ]
 API_PREFIX = "/api/v1"

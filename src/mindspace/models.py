@@ -3,6 +3,7 @@
 from mindspace.crisis import models as crisis_models
 from mindspace.identity import activity as identity_activity
 from mindspace.identity import models as identity_models
+from mindspace.mood import models as mood_models
 from mindspace.platform import audit, messaging, outbox
 from mindspace.platform.db import Base
 from mindspace.reminders import models as reminders_models
@@ -14,6 +15,7 @@ __all__ = [
     "identity_activity",
     "identity_models",
     "messaging",
+    "mood_models",
     "outbox",
     "reminders_models",
 ]

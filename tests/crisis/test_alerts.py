@@ -3,18 +3,16 @@ the person shown who was told, and a staff queue that is audited at every step."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import procrastinate
 import pytest
-import pytest_asyncio
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from mindspace.app import build_event_bus, build_jobs
+from mindspace.app import build_event_bus
 from mindspace.crisis import service
 from mindspace.crisis.models import CrisisAlert
 from mindspace.crisis.schemas import Severity
@@ -31,13 +29,6 @@ from tests.conftest import Person, assert_problem, create_user
 pytestmark = pytest.mark.asyncio
 ALERTS = "/api/v1/admin/crisis-alerts"
 EXCERPT = "I wrote my goodbye letters tonight"
-
-
-@pytest_asyncio.fixture(scope="module")
-async def job_app(app: FastAPI) -> AsyncIterator[procrastinate.App]:
-    jobs = build_jobs(app.state.db)
-    async with jobs.open_async():
-        yield jobs
 
 
 async def _raise(db: Database, person: Person, severity: Severity, **extra: Any) -> str:

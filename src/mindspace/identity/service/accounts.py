@@ -126,6 +126,12 @@ async def register(
     return user.id
 
 
+async def find_account_id(session: AsyncSession, *, email: str) -> uuid.UUID | None:
+    """For internal callers in the system scope (seeding another domain's demo content)."""
+    user = await repository.find_user_by_email(session, normalise_email(email))
+    return user.id if user else None
+
+
 async def login(
     session: AsyncSession,
     tokens: TokenService,

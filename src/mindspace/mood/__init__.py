@@ -1,0 +1,1 @@
+"""Mood: check-ins, the person's own activities, insights and charts."""

@@ -1,0 +1,117 @@
+"""Insights, trend and year in pixels: a few constant queries on the read-only driver
+connection, then one pass in Python off the event loop (see mood.insights)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from mindspace.mood import days, insights, repository
+from mindspace.mood.errors import InvalidMoodInput
+from mindspace.mood.insights import Frame, Sample
+from mindspace.mood.schemas import (
+    Granularity,
+    Insights,
+    Streak,
+    Trend,
+    YearInPixels,
+)
+from mindspace.mood.service._profile import DayRule, day_rule
+from mindspace.mood.service.activities import BUILTIN
+from mindspace.platform.db import ReadConnection
+from mindspace.platform.ids import encode
+from mindspace.platform.security import Principal
+
+DEFAULT_SPAN = timedelta(days=29)  # the last 30 days, today included
+MAX_SPAN_DAYS = 3 * 366
+ACTIVITY_PREFIX = "mact"
+
+
+def _frame(rule: DayRule, start: date | None, end: date | None) -> Frame:
+    end = end or rule.today()
+    start = start or end - DEFAULT_SPAN
+    if start > end:
+        raise InvalidMoodInput("/query/start", "Must not be after end.", "range_reversed")
+    if (end - start).days >= MAX_SPAN_DAYS:
+        raise InvalidMoodInput(
+            "/query/start", "A period covers at most three years.", "range_too_long"
+        )
+    return Frame(rule.zone, rule.boundary_hour, start, end)
+
+
+async def _samples(reader: ReadConnection, principal: Principal, frame: Frame) -> list[Sample]:
+    since = days.day_start(frame.start, frame.zone, frame.boundary_hour)
+    until = days.day_start(frame.end + days.ONE_DAY, frame.zone, frame.boundary_hour)
+    rows = await repository.read_samples(reader, principal, since, until)
+    return [_sample(r) for r in rows]
+
+
+def _sample(row: Mapping[str, Any]) -> Sample:
+    custom = [encode(ACTIVITY_PREFIX, i) for i in row["custom_activity_ids"]]
+    return Sample(
+        row["logged_at"], row["score"], row["mood"], frozenset(row["activities"] + custom)
+    )
+
+
+async def _names(reader: ReadConnection, principal: Principal) -> dict[str, str]:
+    names = {b.key.value: b.name for b in BUILTIN}
+    for row in await repository.read_activity_names(reader, principal):
+        names[encode(ACTIVITY_PREFIX, row["id"])] = row["name"]
+    return names
+
+
+async def _streak(reader: ReadConnection, principal: Principal, rule: DayRule) -> Streak:
+    checked_in: Sequence[date] = await repository.read_local_days(
+        reader, principal, rule.zone.key, rule.boundary_hour
+    )
+    freezes = await repository.read_freeze_days(reader, principal)
+    result = days.streak(checked_in, today=rule.today(), freezes_per_month=freezes)
+    return Streak(
+        current=result.current,
+        longest=result.longest,
+        total_days=result.total_days,
+        freeze_days_per_month=freezes,
+        frozen_days=list(result.frozen_days),
+        last_day=result.last_day,
+    )
+
+
+async def get_insights(
+    reader: ReadConnection, principal: Principal, *, start: date | None, end: date | None
+) -> Insights:
+    """For the person's local days `start`..`end` (default: the last 30 days). The streak
+    always covers the whole history up to today."""
+    rule = await day_rule(reader, principal)
+    frame = _frame(rule, start, end)
+    samples = await _samples(reader, principal, frame)
+    streak = await _streak(reader, principal, rule)
+    names = await _names(reader, principal)
+    return await asyncio.to_thread(insights.insights, samples, frame, streak=streak, names=names)
+
+
+async def get_streak(reader: ReadConnection, principal: Principal) -> Streak:
+    return await _streak(reader, principal, await day_rule(reader, principal))
+
+
+async def get_trend(
+    reader: ReadConnection,
+    principal: Principal,
+    *,
+    start: date | None,
+    end: date | None,
+    granularity: Granularity,
+) -> Trend:
+    frame = _frame(await day_rule(reader, principal), start, end)
+    samples = await _samples(reader, principal, frame)
+    return await asyncio.to_thread(insights.trend, samples, frame, granularity)
+
+
+async def get_year_in_pixels(
+    reader: ReadConnection, principal: Principal, *, year: int
+) -> YearInPixels:
+    rule = await day_rule(reader, principal)
+    frame = insights.year_frame(year, rule.zone, rule.boundary_hour)
+    samples = await _samples(reader, principal, frame)
+    return await asyncio.to_thread(insights.year_in_pixels, samples, frame)
