@@ -66,8 +66,12 @@ class EventBus:
         self._add(self._every_topic, Consumer(consumer, handler))
 
     def _add(self, consumers: list[Consumer], new: Consumer) -> None:
-        if any(c.name == new.name for c in [*consumers, *self._every_topic]):
-            # Two handlers under one name would share one inbox claim: the second never runs.
+        rivals = [*consumers, *self._every_topic]
+        if consumers is self._every_topic:
+            rivals += [c for topic in self._by_topic.values() for c in topic]
+        if any(c.name == new.name for c in rivals):
+            # Two handlers of one event under one name would share one inbox claim: the second
+            # would never run. Across topics a name may repeat (an event has one topic).
             raise ValueError(f"consumer {new.name!r} is already subscribed")
         consumers.append(new)
 
