@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import procrastinate
 import pytest
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
@@ -25,7 +26,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from mindspace.app import create_app
+from mindspace.app import build_jobs, create_app
 from mindspace.identity import passwords
 from mindspace.identity.models import AuthSession, UserAccount
 from mindspace.identity.tokens import TokenService
@@ -119,6 +120,15 @@ async def owner_engine(worker_database_url: str) -> AsyncIterator[AsyncEngine]:
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with LifespanManager(application):
+        yield application
+
+
+@pytest_asyncio.fixture(scope="session")
+async def job_app(app: FastAPI) -> AsyncIterator[procrastinate.App]:
+    """The product's jobs app, built once per process: an app that adopts a blueprint renames
+    its tasks, so a second one would see them under doubled names."""
+    application = build_jobs(app.state.db)
+    async with application.open_async():
         yield application
 
 

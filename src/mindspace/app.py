@@ -31,6 +31,7 @@ from mindspace.identity.tokens import (
     development_keys,
     key_from_pem,
 )
+from mindspace.operations.domain import domain as operations_domain
 from mindspace.platform import health, jobs, metrics
 from mindspace.platform.config import Settings, get_settings
 from mindspace.platform.db import Database
@@ -46,7 +47,7 @@ from mindspace.platform.storage import LocalStorage, Storage
 from mindspace.platform.worker import BackgroundWorker
 
 log = logging.getLogger(__name__)
-DOMAINS: list[Domain] = [identity_domain]
+DOMAINS: list[Domain] = [identity_domain, operations_domain]
 API_PREFIX = "/api/v1"
 
 
