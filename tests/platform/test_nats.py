@@ -118,13 +118,23 @@ async def test_a_re_published_event_is_dropped_by_the_stream(
 async def test_events_wait_in_the_outbox_while_nats_is_down(db: Database, user: Person) -> None:
     unreachable = NatsPublisher("nats://127.0.0.1:1", timeout=1)
     try:
-        (event_id,) = await _publish(db, user, 2)
-        assert await relay_once(db, _bus(unreachable)) == 1
+        ids = await _publish(db, user, 2, 3, 4)
+        assert await relay_once(db, _bus(unreachable)) == 3
     finally:
         await unreachable.aclose()
     async with db.session(None, scope=DbScope.system) as session:
-        event = (await session.execute(select(OutboxEvent))).scalar_one()
-    assert event.id == event_id
-    assert event.published_at is None
-    assert event.attempts == 1
-    assert (event.last_error or "").startswith(CONSUMER)
+        events = list(
+            (await session.execute(select(OutboxEvent).order_by(OutboxEvent.id))).scalars()
+        )
+    assert [e.id for e in events] == ids
+    assert all(e.published_at is None and e.attempts == 1 for e in events)
+    assert all((e.last_error or "").startswith(CONSUMER) for e in events)
+    # Only the first waited for a connection; the others failed at once.
+    assert "NatsUnavailable" not in (events[0].last_error or "")
+    assert all("NatsUnavailable" in (e.last_error or "") for e in events[1:])
+
+
+def test_forwarding_is_one_more_consumer_of_every_topic() -> None:
+    bus = EventBus()
+    forward_to(bus, NatsPublisher(NATS_URL))
+    assert [c.name for c in bus.consumers("anything.at_all")] == [CONSUMER]

@@ -131,6 +131,20 @@ async def test_events_without_consumers_are_settled(db: Database, user: Person) 
     assert all([(await _event(db, i)).published_at is not None for i in ids])
 
 
+@pytest.mark.asyncio
+async def test_a_batch_stops_at_its_time_budget(db: Database, user: Person) -> None:
+    bus = EventBus()
+    bus.subscribe(Noted.topic, _note, consumer="testing.note")
+    first, *rest = await _publish(db, user, count=3)
+
+    assert await relay_once(db, bus, batch_seconds=0) == 1
+    assert list(await _effects(db)) == [first]
+    for event_id in rest:  # untouched: no attempt counted against them
+        event = await _event(db, event_id)
+        assert (event.published_at, event.attempts) == (None, 0)
+    assert await relay_once(db, bus) == 2
+
+
 def test_backoff_doubles_and_is_capped() -> None:
     assert [backoff(n).total_seconds() for n in (1, 2, 3)] == [2, 4, 8]
     assert backoff(MAX_ATTEMPTS + 20).total_seconds() == 3600

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 
 import orjson
@@ -32,6 +33,10 @@ CONSUMER = "platform.nats"
 DUPLICATE_WINDOW = timedelta(minutes=10)
 # Other consumers read at their own pace; a week lets one be down for a while and catch up.
 MAX_AGE = timedelta(days=7)
+
+
+class NatsUnavailable(ConnectionError):
+    """NATS could not be reached; the relay keeps the event and tries again later."""
 
 
 def envelope(event: OutboxEvent) -> bytes:
@@ -70,6 +75,7 @@ class NatsPublisher:
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._lock = asyncio.Lock()
+        self._next_connect = 0.0
 
     def subject_for(self, topic: str) -> str:
         return f"{self.subject_prefix}.{topic}"
@@ -77,6 +83,10 @@ class NatsPublisher:
     async def jetstream(self) -> JetStreamContext:
         async with self._lock:
             if self._js is None:
+                if time.monotonic() < self._next_connect:
+                    # Fail at once while NATS is known to be down: a batch of events must not
+                    # wait a connect timeout each.
+                    raise NatsUnavailable(f"{self.url} was unreachable moments ago")
                 nc = Client()
                 try:
                     # nats-py retries a first connection for ever when reconnects are
@@ -84,7 +94,7 @@ class NatsPublisher:
                     await asyncio.wait_for(
                         nc.connect(
                             self.url,
-                            connect_timeout=int(self.timeout),
+                            connect_timeout=max(1, round(self.timeout)),
                             max_reconnect_attempts=-1,
                             name="mindspace-relay",
                         ),
@@ -93,6 +103,7 @@ class NatsPublisher:
                     js = nc.jetstream(timeout=self.timeout)
                     await self._ensure_stream(js)
                 except BaseException:
+                    self._next_connect = time.monotonic() + self.timeout
                     await nc.close()
                     raise
                 self._nc, self._js = nc, js

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -94,7 +95,9 @@ async def deliver(db: Database, consumer: Consumer, event: OutboxEvent) -> bool:
         return True
 
 
-async def relay_once(db: Database, bus: EventBus, *, batch: int = 100) -> int:
+async def relay_once(
+    db: Database, bus: EventBus, *, batch: int = 100, batch_seconds: float = 10.0
+) -> int:
     """Delivers one batch of due events; returns how many it handled."""
     async with db.session(None, scope=DbScope.system) as session:
         stmt = (
@@ -112,6 +115,10 @@ async def relay_once(db: Database, bus: EventBus, *, batch: int = 100) -> int:
             .with_for_update(skip_locked=True)
         )
         events = list((await session.execute(stmt)).scalars())
+        # The claim transaction idles while consumers work; PostgreSQL ends one idle for
+        # longer than idle_in_transaction_session_timeout, and with it every mark of the batch.
+        deadline = time.monotonic() + batch_seconds
+        handled = 0
         for event in events:
             errors: list[str] = []
             for consumer in bus.consumers(event.topic):
@@ -129,7 +136,10 @@ async def relay_once(db: Database, bus: EventBus, *, batch: int = 100) -> int:
                 event.last_error = "; ".join(errors)[:2000]
             else:
                 event.published_at = func.now()
-        return len(events)
+            handled += 1
+            if time.monotonic() > deadline:
+                break  # the rest stay pending, untouched, for the next batch
+        return handled
 
 
 class Wakeup(Protocol):
