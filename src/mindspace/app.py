@@ -104,7 +104,15 @@ def build_worker(db: Database, settings: Settings) -> BackgroundWorker:
     context = jobs.worker_context(
         db, storage=build_storage(settings), settings=settings, exporters=exporters
     )
-    nats = NatsPublisher(settings.nats_url) if settings.nats_url else None
+    nats = (
+        NatsPublisher(
+            settings.nats_url,
+            stream=settings.nats_stream,
+            subject_prefix=settings.nats_subject_prefix,
+        )
+        if settings.nats_url
+        else None
+    )
     return BackgroundWorker(
         db, job_app, build_event_bus(job_app, nats), providers, context=context, nats=nats
     )

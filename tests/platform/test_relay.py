@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from typing import ClassVar
 
 import pytest
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from mindspace.platform.audit import AuditRecord, record
 from mindspace.platform.db import Database, DbScope
 from mindspace.platform.inbox import InboxMessage, handle_once
 from mindspace.platform.outbox import DomainEvent, OutboxEvent, publish
 from mindspace.platform.relay import (
+    LISTENER_NAME,
     MAX_ATTEMPTS,
     EventBus,
     OutboxListener,
@@ -212,3 +214,35 @@ async def test_the_idle_relay_wakes_when_an_event_commits(db: Database, user: Pe
         await asyncio.wait_for(waiting, 30)
     finally:
         await listener.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_lost_listener_connection_is_made_again(
+    db: Database, user: Person, owner_engine: AsyncEngine
+) -> None:
+    listener = OutboxListener(db.engine.url)
+    try:
+        await listener.wait(0)
+        async with owner_engine.connect() as conn:
+            killed = await conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = :name AND datname = current_database()"
+                ),
+                {"name": LISTENER_NAME},
+            )
+        assert killed == 1
+        await asyncio.wait_for(_until(lambda: not listener.connected), 30)
+        await listener.wait(0)  # connects again
+        assert listener.connected
+        waiting = asyncio.create_task(listener.wait(3600))
+        await asyncio.sleep(0.05)
+        await _publish(db, user)
+        await asyncio.wait_for(waiting, 30)
+    finally:
+        await listener.aclose()
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    while not condition():  # noqa: ASYNC110 - asyncpg reports the loss on its own time
+        await asyncio.sleep(0.01)

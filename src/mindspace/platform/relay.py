@@ -42,6 +42,7 @@ MAX_ATTEMPTS = 10
 # The channel the outbox trigger notifies (see the 0013 migration).
 OUTBOX_CHANNEL = "mindspace_outbox"
 _MAX_BACKOFF = timedelta(hours=1)
+LISTENER_NAME = "mindspace-outbox-listener"  # in pg_stat_activity
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +166,10 @@ class OutboxListener:
         self._conn: Any = None
         self._notified = asyncio.Event()
 
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None
+
     def _on_notify(self, *_: object) -> None:
         self._notified.set()
 
@@ -173,7 +178,9 @@ class OutboxListener:
 
     async def _connect(self) -> None:
         try:
-            conn = await asyncpg.connect(self._dsn, timeout=5)
+            conn = await asyncpg.connect(
+                self._dsn, timeout=5, server_settings={"application_name": LISTENER_NAME}
+            )
             await conn.add_listener(self._channel, self._on_notify)
         except (OSError, asyncpg.PostgresError, TimeoutError):
             log.warning("outbox listener cannot connect; polling only", exc_info=True)
