@@ -246,3 +246,19 @@ async def test_a_lost_listener_connection_is_made_again(
 async def _until(condition: Callable[[], bool]) -> None:
     while not condition():  # noqa: ASYNC110 - asyncpg reports the loss on its own time
         await asyncio.sleep(0.01)
+
+
+@pytest.mark.asyncio
+async def test_relays_running_side_by_side_deliver_each_event_once(
+    db: Database, user: Person
+) -> None:
+    bus = EventBus()
+    bus.subscribe(Noted.topic, _note, consumer="testing.note")
+    ids = await _publish(db, user, count=30)
+
+    async def drain() -> None:
+        while await relay_once(db, bus, batch=3):
+            pass
+
+    await asyncio.gather(drain(), drain(), drain())
+    assert await _effects(db) == dict.fromkeys(ids, 1)
