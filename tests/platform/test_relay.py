@@ -147,6 +147,23 @@ async def test_a_batch_stops_at_its_time_budget(db: Database, user: Person) -> N
     assert await relay_once(db, bus) == 2
 
 
+@pytest.mark.asyncio
+async def test_a_consumer_that_hangs_is_cut_off(db: Database, user: Person) -> None:
+    async def hangs(session: AsyncSession, event: OutboxEvent) -> None:
+        record(session, actor=None, action="testing.effect", target_id=event.id)
+        await asyncio.Event().wait()
+
+    bus = EventBus()
+    bus.subscribe(Noted.topic, hangs, consumer="testing.hangs")
+    (event_id,) = await _publish(db, user)
+
+    assert await relay_once(db, bus, consumer_seconds=0.2) == 1
+    event = await _event(db, event_id)
+    assert (event.published_at, event.attempts) == (None, 1)
+    assert (event.last_error or "").startswith("testing.hangs: TimeoutError")
+    assert await _effects(db) == {}  # its transaction rolled back
+
+
 def test_backoff_doubles_and_is_capped() -> None:
     assert [backoff(n).total_seconds() for n in (1, 2, 3)] == [2, 4, 8]
     assert backoff(MAX_ATTEMPTS + 20).total_seconds() == 3600

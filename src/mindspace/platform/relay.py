@@ -97,9 +97,15 @@ async def deliver(db: Database, consumer: Consumer, event: OutboxEvent) -> bool:
 
 
 async def relay_once(
-    db: Database, bus: EventBus, *, batch: int = 100, batch_seconds: float = 10.0
+    db: Database,
+    bus: EventBus,
+    *,
+    batch: int = 100,
+    batch_seconds: float = 10.0,
+    consumer_seconds: float = 15.0,
 ) -> int:
-    """Delivers one batch of due events; returns how many it handled."""
+    """Delivers one batch of due events; returns how many it handled. A consumer that takes
+    longer than `consumer_seconds` is cancelled and counts as failed."""
     async with db.session(None, scope=DbScope.system) as session:
         stmt = (
             select(OutboxEvent)
@@ -117,14 +123,16 @@ async def relay_once(
         )
         events = list((await session.execute(stmt)).scalars())
         # The claim transaction idles while consumers work; PostgreSQL ends one idle for
-        # longer than idle_in_transaction_session_timeout, and with it every mark of the batch.
+        # longer than idle_in_transaction_session_timeout (30 s by default), and with it every
+        # mark of the batch: the batch budget plus one consumer's must stay below that.
         deadline = time.monotonic() + batch_seconds
         handled = 0
         for event in events:
             errors: list[str] = []
             for consumer in bus.consumers(event.topic):
                 try:
-                    await deliver(db, consumer, event)
+                    async with asyncio.timeout(consumer_seconds):
+                        await deliver(db, consumer, event)
                 except Exception as exc:
                     log.exception(
                         "event consumer failed",
