@@ -33,6 +33,7 @@ from mindspace.identity.tokens import (
     key_from_pem,
 )
 from mindspace.mood.domain import domain as mood_domain
+from mindspace.operations.domain import domain as operations_domain
 from mindspace.platform import health, jobs, metrics
 from mindspace.platform.config import Settings, get_settings
 from mindspace.platform.db import Database
@@ -40,6 +41,7 @@ from mindspace.platform.domains import Domain
 from mindspace.platform.errors import ServiceUnavailable, install_error_handlers, problem_response
 from mindspace.platform.messaging import Channel, DevSink, Provider
 from mindspace.platform.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from mindspace.platform.nats import NatsPublisher, forward_to
 from mindspace.platform.ratelimit import RateLimiter
 from mindspace.platform.relay import EventBus
 from mindspace.platform.sms import TwilioSms
@@ -52,6 +54,7 @@ DOMAINS: list[Domain] = [
     identity_domain,
     crisis_domain,
     mood_domain,
+    operations_domain,
     reminders_domain,
 ]
 API_PREFIX = "/api/v1"
@@ -75,11 +78,13 @@ def build_jobs(db: Database) -> procrastinate.App:
     return jobs.build_app(db.engine.url, blueprints)
 
 
-def build_event_bus(job_app: procrastinate.App) -> EventBus:
+def build_event_bus(job_app: procrastinate.App, nats: NatsPublisher | None = None) -> EventBus:
     bus = EventBus()
     for domain in DOMAINS:
         if domain.subscribe is not None:
             domain.subscribe(bus, job_app)
+    if nats is not None:
+        forward_to(bus, nats)
     return bus
 
 
@@ -118,7 +123,18 @@ def build_worker(db: Database, settings: Settings) -> BackgroundWorker:
     context = jobs.worker_context(
         db, storage=build_storage(settings), settings=settings, exporters=exporters
     )
-    return BackgroundWorker(db, job_app, build_event_bus(job_app), providers, context=context)
+    nats = (
+        NatsPublisher(
+            settings.nats_url,
+            stream=settings.nats_stream,
+            subject_prefix=settings.nats_subject_prefix,
+        )
+        if settings.nats_url
+        else None
+    )
+    return BackgroundWorker(
+        db, job_app, build_event_bus(job_app, nats), providers, context=context, nats=nats
+    )
 
 
 def create_app(settings: Settings | None = None, *, run_background: bool = False) -> FastAPI:

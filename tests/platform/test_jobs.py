@@ -17,7 +17,7 @@ from mindspace.platform import jobs
 from mindspace.platform.audit import AuditRecord, record
 from mindspace.platform.db import Database, DbScope
 from mindspace.platform.outbox import DomainEvent, OutboxEvent, publish
-from mindspace.platform.relay import EventBus, relay_once
+from mindspace.platform.relay import EventBus, deliver, relay_once
 from tests.conftest import Person
 
 blueprint = procrastinate.Blueprint()
@@ -57,6 +57,7 @@ def _bus(job_app: procrastinate.App) -> EventBus:
     bus.subscribe(
         ThingHappened.topic,
         jobs.defer_on(job_app, "testing:note_thing", lambda e: {"thing_id": e.payload["thing_id"]}),
+        consumer="testing.note_thing",
     )
     return bus
 
@@ -93,10 +94,13 @@ async def test_a_redelivered_event_does_not_queue_its_job_twice(
         publish(session, ThingHappened(thing_id=thing), owner_id=user.id)
     async with db.session(None, scope=DbScope.system) as session:
         (event,) = (await session.execute(select(OutboxEvent))).scalars().all()
-        handler = _bus(job_app).handlers(ThingHappened.topic)[0]
-        # As if the relay crashed after deferring and before marking the event published.
-        await handler(session, event)
-        await handler(session, event)
+    (consumer,) = _bus(job_app).consumers(ThingHappened.topic)
+    # As if the relay crashed after the consumer committed and before marking the event
+    # published, then delivered it again.
+    assert await deliver(db, consumer, event) is True
+    assert await deliver(db, consumer, event) is False
+    # The job committed with the consumer's transaction, not on a connection of its own.
+    assert await relay_once(db, _bus(job_app)) == 1
 
     await _run_worker(job_app, db)
     assert runs == [str(thing)]

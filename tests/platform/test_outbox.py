@@ -7,7 +7,7 @@ import uuid
 from typing import ClassVar
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mindspace.platform.db import Database, DbScope
@@ -57,7 +57,7 @@ async def test_the_relay_delivers_then_marks_published(db: Database, user: Perso
         seen.append(event.id)
 
     bus = EventBus()
-    bus.subscribe(Pinged.topic, handler)
+    bus.subscribe(Pinged.topic, handler, consumer="testing.seen")
     async with db.session(user.principal) as session:
         first = publish(session, Pinged(note="one"), owner_id=user.id)
         second = publish(session, Pinged(note="two"), owner_id=user.id)
@@ -79,7 +79,7 @@ async def test_a_failing_handler_leaves_the_event_for_a_retry(db: Database, user
             raise ConnectionError("mail server down")
 
     bus = EventBus()
-    bus.subscribe(Pinged.topic, flaky)
+    bus.subscribe(Pinged.topic, flaky, consumer="testing.flaky")
     async with db.session(user.principal) as session:
         publish(session, Pinged(note="retry me"), owner_id=user.id)
 
@@ -89,10 +89,21 @@ async def test_a_failing_handler_leaves_the_event_for_a_retry(db: Database, user
     assert event.attempts == 1
     assert "mail server down" in (event.last_error or "")
 
+    assert event.next_attempt_at is not None
+    assert event.next_attempt_at > event.occurred_at
+    assert await relay_once(db, bus) == 0  # backing off: not due yet
+    await _make_due(db)
+
     await relay_once(db, bus)
     (event,) = await _events(db)
     assert event.published_at is not None
     assert calls == 2
+
+
+async def _make_due(db: Database) -> None:
+    """As if the backoff had passed."""
+    async with db.session(None, scope=DbScope.system) as session:
+        await session.execute(update(OutboxEvent).values(next_attempt_at=None))
 
 
 def test_a_topic_names_its_domain() -> None:

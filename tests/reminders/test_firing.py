@@ -95,7 +95,7 @@ async def test_the_event_reaches_a_subscriber_through_the_relay(
         received.append(ReminderDue.model_validate(event.payload))
 
     bus = EventBus()
-    bus.subscribe(ReminderDue.topic, on_due)
+    bus.subscribe(ReminderDue.topic, on_due, consumer="test.on_due")
     assert await fire_due_reminders(db, now=utc_now() + timedelta(days=1)) == 1
     await relay_once(db, bus)
 

@@ -16,7 +16,7 @@ async def _tell_contacts(session: Any, event: OutboxEvent) -> None:
 
 
 def subscribe(bus: Any, job_app: procrastinate.App) -> None:
-    bus.subscribe(CrisisAlertRaised.topic, _tell_contacts)
+    bus.subscribe(CrisisAlertRaised.topic, _tell_contacts, consumer="crisis.tell_trusted_contacts")
 
 
 domain = Domain(name="crisis", router=router, export=service.export_crisis, subscribe=subscribe)

@@ -12,6 +12,7 @@ from procrastinate import JobContext
 from mindspace.identity.service import avatar, data_rights
 from mindspace.platform import jobs
 from mindspace.platform.config import Settings
+from mindspace.platform.relay import EventBus
 from mindspace.platform.storage import Storage
 
 blueprint = procrastinate.Blueprint()
@@ -43,10 +44,11 @@ async def erase_due_accounts(context: JobContext, timestamp: int) -> None:
     )
 
 
-def subscribe(bus: Any, job_app: procrastinate.App) -> None:
+def subscribe(bus: EventBus, job_app: procrastinate.App) -> None:
     bus.subscribe(
         data_rights.ExportRequested.topic,
         jobs.defer_on(
             job_app, "identity:build_export", lambda e: {"export_id": e.payload["export_id"]}
         ),
+        consumer="identity.build_export",
     )

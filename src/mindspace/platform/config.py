@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     nats_url: str | None = Field(
         default=None, validation_alias=AliasChoices("NATS_URL", "MINDSPACE_NATS_URL")
     )
+    # Events go to `<prefix>.<domain>.<event>` in this stream (created if missing); one NATS
+    # may serve several deployments (staging beside production) under different prefixes.
+    nats_stream: str = Field(default="MINDSPACE", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    nats_subject_prefix: str = Field(
+        default="mindspace", pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$"
+    )
 
     data_dir: Path = Path(".mindspace")
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)

@@ -1,10 +1,11 @@
 """Background jobs on procrastinate, in the same PostgreSQL.
 
-Procrastinate talks to PostgreSQL through psycopg, while requests use asyncpg, so deferring a
-job cannot join the request's transaction. Requests therefore never defer directly: they
-publish an outbox event in their own transaction, and the relay's handler defers the job
-(`defer_on`). The job then exists if and only if the request committed; the relay delivers at
-least once, so every task must be idempotent.
+Requests never defer directly: they publish an outbox event in their own transaction, and the
+relay's consumer defers the job (`defer_on`), inserting it through procrastinate's own SQL
+function in the consumer's transaction, beside its inbox claim. The job then exists if and only
+if the request committed, and exactly once per event however often the relay re-delivers it.
+A job itself runs at least once (a worker may die after the job's effect committed), so every
+task must be idempotent.
 
 Tasks live in each domain's `jobs.py` on a `procrastinate.Blueprint`; the composition root adds
 the blueprints to one app. A task that needs the database takes `context` (pass_context=True)
@@ -17,9 +18,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 import procrastinate
 from procrastinate import JobContext, PsycopgConnector
-from procrastinate.exceptions import AlreadyEnqueued
+from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,18 +61,40 @@ def worker_context(db: Database, **extra: Any) -> dict[str, Any]:
 
 Handler = Callable[[AsyncSession, OutboxEvent], Awaitable[None]]
 
+_DEFER = text(
+    "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task_name, :priority, :lock, "
+    ":queueing_lock, CAST(:args AS jsonb), :scheduled_at)::procrastinate_job_to_defer_v1])"
+)
+
+
+async def defer_in(
+    session: AsyncSession, jobs: procrastinate.App, task_name: str, **task_kwargs: Any
+) -> None:
+    """Defers `task_name` in the caller's transaction: the job commits or vanishes with it.
+    Procrastinate's own `defer_async` would commit on a connection of its own."""
+    job = jobs.tasks[task_name].configure().make_new_job(**task_kwargs)
+    await session.execute(
+        _DEFER,
+        {
+            "queue": job.queue,
+            "task_name": job.task_name,
+            "priority": job.priority,
+            "lock": job.lock,
+            "queueing_lock": job.queueing_lock,
+            "args": orjson.dumps(job.task_kwargs).decode(),
+            "scheduled_at": job.scheduled_at,
+        },
+    )
+
 
 def defer_on(
     jobs: procrastinate.App, task_name: str, args: Callable[[OutboxEvent], dict[str, Any]]
 ) -> Handler:
-    """An outbox handler that defers `task_name` once per event (the event id is the lock)."""
+    """A relay handler that defers `task_name` for each event; subscribed under a consumer
+    name, the inbox makes that once per event."""
 
     async def handler(session: AsyncSession, event: OutboxEvent) -> None:
-        task = jobs.tasks[task_name]
-        try:
-            await task.configure(queueing_lock=str(event.id)).defer_async(**args(event))
-        except AlreadyEnqueued:
-            pass  # the relay re-delivered an event whose job is already waiting
+        await defer_in(session, jobs, task_name, **args(event))
 
     return handler
 

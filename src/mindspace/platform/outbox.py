@@ -1,7 +1,7 @@
 """The transactional outbox: an event is written in the same transaction as the change it
-describes, so it is published if and only if the change committed. The relay that delivers
-events (in-process handlers, NATS JetStream) reads this table; it lives with the notifications
-work and deduplicates by event id.
+describes, so it is published if and only if the change committed. The relay
+(`platform.relay`) reads this table and hands each event to in-process consumers and, when
+configured, to NATS JetStream; consumers deduplicate by event id (`platform.inbox`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ class OutboxEvent(IdMixin, Base):
     occurred_at: Mapped[datetime] = mapped_column(default=utc_now, server_default=func.now())
     published_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
+    # After a failed delivery: not before this time (see relay.backoff).
+    next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(2000))
 
 

@@ -12,7 +12,8 @@ import procrastinate
 
 from mindspace.platform.db import Database
 from mindspace.platform.messaging import Channel, Provider, deliver_pending
-from mindspace.platform.relay import EventBus, relay_once, run_forever
+from mindspace.platform.nats import NatsPublisher
+from mindspace.platform.relay import EventBus, OutboxListener, relay_once, run_forever
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ class BackgroundWorker:
         providers: dict[Channel, Provider],
         *,
         context: dict[str, Any],
+        nats: NatsPublisher | None = None,
         concurrency: int = 4,
     ) -> None:
         self.db = db
@@ -34,10 +36,12 @@ class BackgroundWorker:
         self.providers = providers
         self.concurrency = concurrency
         self.context = context
+        self.nats = nats
 
     async def run(self) -> None:
         """Runs until cancelled. Each part restarts itself on errors (see relay.run_forever);
         procrastinate retries failed jobs by their task's retry strategy."""
+        listener = OutboxListener(self.db.engine.url)
         pumps = [
             functools.partial(relay_once, self.db, self.bus),
             functools.partial(deliver_pending, self.db, self.providers),
@@ -45,7 +49,7 @@ class BackgroundWorker:
         try:
             async with self.jobs.open_async():
                 await asyncio.gather(
-                    run_forever(pumps),
+                    run_forever(pumps, wakeup=listener),
                     self.jobs.run_worker_async(
                         concurrency=self.concurrency,
                         install_signal_handlers=False,
@@ -53,6 +57,9 @@ class BackgroundWorker:
                     ),
                 )
         finally:
+            await listener.aclose()
+            if self.nats is not None:
+                await self.nats.aclose()
             for provider in self.providers.values():
                 close = getattr(provider, "aclose", None)
                 if close is not None:
