@@ -31,6 +31,7 @@ from mindspace.identity.tokens import (
     development_keys,
     key_from_pem,
 )
+from mindspace.notifications.domain import domain as notifications_domain
 from mindspace.platform import health, jobs, metrics
 from mindspace.platform.config import Settings, get_settings
 from mindspace.platform.db import Database
@@ -41,11 +42,13 @@ from mindspace.platform.middleware import BodySizeLimitMiddleware, RequestContex
 from mindspace.platform.ratelimit import RateLimiter
 from mindspace.platform.relay import EventBus
 from mindspace.platform.sms import TwilioSms
+from mindspace.platform.smtp import SmtpEmail
 from mindspace.platform.storage import LocalStorage, Storage
+from mindspace.platform.webpush import WebPush
 from mindspace.platform.worker import BackgroundWorker
 
 log = logging.getLogger(__name__)
-DOMAINS: list[Domain] = [identity_domain]
+DOMAINS: list[Domain] = [identity_domain, notifications_domain]
 API_PREFIX = "/api/v1"
 
 
@@ -80,8 +83,10 @@ def build_storage(settings: Settings) -> Storage:
 
 
 def build_providers(settings: Settings) -> dict[Channel, Provider]:
-    # Email stays on the development sink until SMTP arrives with the notifications work.
     providers: dict[Channel, Provider] = {c: DevSink(c) for c in Channel}
+    smtp = SmtpEmail.from_settings(settings)
+    if smtp is not None:
+        providers[Channel.email] = smtp
     if settings.twilio_account_sid and settings.twilio_auth_token:
         providers[Channel.sms] = TwilioSms(
             account_sid=settings.twilio_account_sid,
@@ -98,7 +103,12 @@ def build_worker(db: Database, settings: Settings) -> BackgroundWorker:
     providers = build_providers(settings)
     exporters = {d.name: d.export for d in DOMAINS if d.export is not None}
     context = jobs.worker_context(
-        db, storage=build_storage(settings), settings=settings, exporters=exporters
+        db,
+        storage=build_storage(settings),
+        settings=settings,
+        exporters=exporters,
+        providers=providers,
+        web_push=WebPush.from_settings(settings),
     )
     return BackgroundWorker(db, job_app, build_event_bus(job_app), providers, context=context)
 

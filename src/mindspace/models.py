@@ -2,7 +2,16 @@
 
 from mindspace.identity import activity as identity_activity
 from mindspace.identity import models as identity_models
+from mindspace.notifications import models as notifications_models
 from mindspace.platform import audit, messaging, outbox
 from mindspace.platform.db import Base
 
-__all__ = ["Base", "audit", "identity_activity", "identity_models", "messaging", "outbox"]
+__all__ = [
+    "Base",
+    "audit",
+    "identity_activity",
+    "identity_models",
+    "messaging",
+    "notifications_models",
+    "outbox",
+]
