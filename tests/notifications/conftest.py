@@ -29,6 +29,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
+from pydantic import SecretStr
 from procrastinate import PsycopgConnector
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -280,14 +281,14 @@ async def web_push(vapid_key: str) -> AsyncIterator[WebPush]:
 
 
 @pytest.fixture
-def push_enabled(
-    app: FastAPI, settings: Settings, vapid_key: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def push_enabled(app: FastAPI, settings: Settings, vapid_key: str) -> Iterator[None]:
     """The API as configured with a VAPID key (the session's settings have none)."""
-    from pydantic import SecretStr
-
     configured = settings.model_copy(update={"vapid_private_key": SecretStr(vapid_key)})
-    monkeypatch.setattr(app.state, "settings", configured)
+    app.state.settings = configured
+    try:
+        yield
+    finally:
+        app.state.settings = settings
 
 
 # --- Twilio -----------------------------------------------------------------------------------
