@@ -138,3 +138,37 @@ async def test_two_workers_on_one_delivery_send_it_once(
     assert len(smtp.inbox.messages) == 1
     missing = await dispatch.deliver(db, channels, delivery_id=uuid.uuid4(), base_url="http://x")
     assert missing.status is None
+
+
+@pytest.mark.asyncio
+async def test_the_sweep_requeues_a_delivery_whose_job_was_lost(
+    db: Database, app: FastAPI, background: Background, smtp: SmtpServer, owner_engine: Any
+) -> None:
+    person = await verified_person(db, app)
+    background.email = smtp.provider()
+    request_id = await notify(db, person, category=Category.security, kind="security_alert")
+    # The dispatch committed its deliveries, then the worker died before deferring them.
+    await dispatch.dispatch(
+        db,
+        request_id=request_id,
+        user_id=person.id,
+        category=Category.security,
+        kind="security_alert",
+        data={"reason": "other"},
+        push_enabled=False,
+    )
+    async with owner_engine.begin() as conn:
+        await conn.execute(text("UPDATE outbox_event SET published_at = now()"))
+        await conn.execute(
+            text("UPDATE notification_delivery SET created_at = now() - interval '10 minutes'")
+        )
+    await background.run()
+    assert smtp.inbox.messages == []
+
+    sweep = background.job_app.tasks["notifications:sweep"]
+    for _ in range(2):  # a second sweep finds nothing more to send
+        await sweep.defer_async(timestamp=0)
+        await background.run()
+    assert len(smtp.inbox.messages) == 1
+    (delivery,) = await rows(db, NotificationDelivery)
+    assert delivery.status == "sent"

@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -379,6 +379,34 @@ async def release_held(
                 delivery.status = DIGESTED
                 delivery.digest_id = digest.id
             out.deliveries.append(digest.id)
+    return out
+
+
+@dataclass(slots=True)
+class Stranded:
+    deliveries: list[uuid.UUID] = field(default_factory=list)
+    held: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+
+
+async def find_stranded(db: Database, *, grace: timedelta, limit: int = 500) -> Stranded:
+    """Deliveries that may have lost their job (a worker that died between committing and
+    deferring): pending ones older than `grace`, and held ones whose quiet hours ended more
+    than `grace` ago. Deferring them again is safe: a job still waiting holds the queueing
+    lock, and a delivery is sent only while pending."""
+    cutoff = utc_now() - grace
+    out = Stranded()
+    async with db.session(None, scope=DbScope.system) as session:
+        pending = select(NotificationDelivery.id).where(
+            NotificationDelivery.status == PENDING, NotificationDelivery.created_at < cutoff
+        )
+        out.deliveries = list((await session.execute(pending.limit(limit))).scalars())
+        held = (
+            select(NotificationDelivery.owner_id, NotificationDelivery.channel)
+            .where(NotificationDelivery.status == HELD, NotificationDelivery.hold_until < cutoff)
+            .distinct()
+            .limit(limit)
+        )
+        out.held = [(r.owner_id, r.channel) for r in await session.execute(held)]
     return out
 
 

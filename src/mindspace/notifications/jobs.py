@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import procrastinate
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 blueprint = procrastinate.Blueprint()
 LIVE_EVENT = "notification.created"
 NAMESPACE = "notifications"
+SWEEP_GRACE = timedelta(minutes=5)
 
 
 def _task(context: JobContext, name: str) -> procrastinate.tasks.Task[Any, Any, Any]:
@@ -153,6 +154,25 @@ async def broadcast(context: JobContext, broadcast_id: str) -> None:
             queueing_lock=f"broadcast:{broadcast_id}",
             schedule_in={"seconds": settings.broadcast_pause_s},
         ).defer_async(broadcast_id=broadcast_id)
+
+
+@blueprint.periodic(cron="*/5 * * * *")
+@blueprint.task(name="sweep", pass_context=True, retry=jobs.DEFAULT_RETRY)
+async def sweep(context: JobContext, timestamp: int) -> None:
+    """The safety net: re-queues deliveries whose job was lost, so nothing waits forever."""
+    stranded = await dispatch.find_stranded(jobs.job_database(context), grace=SWEEP_GRACE)
+    for delivery_id in stranded.deliveries:
+        await _defer(
+            context, "deliver", lock=f"deliver:{delivery_id}", delivery_id=str(delivery_id)
+        )
+    for owner_id, channel in stranded.held:
+        await _defer(
+            context,
+            "release_held",
+            lock=f"release:{owner_id}:{channel}",
+            owner_id=str(owner_id),
+            channel=channel,
+        )
 
 
 def _requested(event: OutboxEvent) -> dict[str, Any]:
