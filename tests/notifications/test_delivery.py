@@ -59,6 +59,7 @@ async def subscribe(db: Database, person: Person, push_service: PushService) -> 
         subscription=PushSubscriptionCreate.model_validate(browser.subscription()),
         user_agent="test browser",
         push_enabled=True,
+        allow_private=True,  # the local push service is on 127.0.0.1
     )
 
 

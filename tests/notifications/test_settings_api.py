@@ -181,6 +181,13 @@ async def test_push_routes_need_a_signed_in_person_and_hide_others_subscriptions
     [
         {"endpoint": "not a url"},
         {"endpoint": "ftp://push.example.net/x"},
+        {"endpoint": "http://push.example.net/x"},
+        {"endpoint": "https://127.0.0.1:6379/x"},
+        {"endpoint": "https://169.254.169.254/latest/meta-data"},
+        {"endpoint": "https://[::1]/x"},
+        {"endpoint": "https://localhost/x"},
+        {"endpoint": "https://redis.internal/x"},
+        {"endpoint": "https://10.0.0.8/x"},
         {"keys": {"p256dh": "short", "auth": "AAAAAAAAAAAAAAAAAAAAAA"}},
         {"keys": {"p256dh": "!" * 87}},
         {"extra": True},

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from mindspace.notifications import service
 from mindspace.notifications.errors import (
     BroadcastNotFound,
+    InvalidPushEndpoint,
     NotificationNotFound,
     PushNotConfigured,
     PushSubscriptionNotFound,
@@ -122,7 +123,7 @@ async def push_config(principal: CurrentPrincipal, public_key: VapidPublicKey) -
 @router.post(
     "/push/subscriptions",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(Unauthenticated, PushNotConfigured),
+    responses=problem_responses(Unauthenticated, PushNotConfigured, InvalidPushEndpoint),
 )
 async def subscribe_push(
     body: PushSubscriptionCreate,
@@ -130,15 +131,18 @@ async def subscribe_push(
     principal: CurrentPrincipal,
     origin: RequestOrigin,
     public_key: VapidPublicKey,
+    request: Request,
 ) -> PushSubscriptionOut:
     """Stores the browser's PushSubscription (`subscription.toJSON()`); sending it again
     updates its keys."""
+    settings: Settings = request.app.state.settings
     return await service.subscribe_push(
         db,
         principal,
         subscription=body,
         user_agent=origin.user_agent,
         push_enabled=public_key is not None,
+        allow_private=settings.push_allow_private_endpoints,
     )
 
 

@@ -21,3 +21,8 @@ class BroadcastNotFound(NotFound):
 class PushNotConfigured(InvalidInput):
     type = "push-not-configured"
     title = "Push notifications are not available on this server"
+
+
+class InvalidPushEndpoint(InvalidInput):
+    type = "invalid-push-endpoint"
+    title = "That is not a push service address"

@@ -3,9 +3,11 @@ subscriptions and admin broadcasts. Other domains import from here only."""
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
@@ -19,6 +21,7 @@ from mindspace.identity.service import NotificationCategory as NotificationCateg
 from mindspace.notifications import kinds, repository
 from mindspace.notifications.errors import (
     BroadcastNotFound,
+    InvalidPushEndpoint,
     NotificationNotFound,
     PushNotConfigured,
     PushSubscriptionNotFound,
@@ -159,6 +162,7 @@ async def subscribe_push(
     subscription: PushSubscriptionCreate,
     user_agent: str | None,
     push_enabled: bool,
+    allow_private: bool = False,
 ) -> PushSubscriptionOut:
     """Stores a browser's subscription for the signed-in person. A browser has one endpoint,
     known only to it and its push service; when a different person signs in on it, the
@@ -166,6 +170,8 @@ async def subscribe_push(
     if not push_enabled:
         raise PushNotConfigured()
     endpoint = str(subscription.endpoint)
+    if not allow_private:
+        _check_public_endpoint(endpoint)
     # The system scope, narrowly: the endpoint may be held by a row RLS hides from this person.
     async with db.session(None, scope=DbScope.system) as session:
         await session.execute(
@@ -190,6 +196,26 @@ async def subscribe_push(
         )
         row = (await session.execute(stmt)).one()
     return PushSubscriptionOut.model_validate(row._mapping)
+
+
+_PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa")
+
+
+def _check_public_endpoint(endpoint: str) -> None:
+    """The worker will POST to this address: it must be a push service on the internet, not
+    something inside our network (a metadata service, Redis, the database)."""
+    url = urlsplit(endpoint)
+    host = (url.hostname or "").rstrip(".").lower()
+    if url.scheme != "https" or not host:
+        raise InvalidPushEndpoint("A push endpoint is an https URL.")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if host == "localhost" or host.endswith(_PRIVATE_SUFFIXES) or "." not in host:
+            raise InvalidPushEndpoint("A push endpoint is on the public internet.") from None
+        return
+    if not address.is_global:
+        raise InvalidPushEndpoint("A push endpoint is on the public internet.")
 
 
 async def list_push_subscriptions(

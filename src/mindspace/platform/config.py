@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     vapid_subject: str = Field(
         default="mailto:support@mindspace.local", pattern=r"^(mailto:|https:)"
     )
+    # Push endpoints on loopback or private addresses, or over plain http: only for tests and
+    # local development (otherwise any member could make the worker POST inside our network).
+    push_allow_private_endpoints: bool = False
     # Admin broadcasts: recipients per batch, and the pause between batches (the throttle).
     broadcast_batch_size: int = Field(default=500, ge=1, le=10_000)
     broadcast_pause_s: int = Field(default=1, ge=0, le=3600)
