@@ -176,6 +176,7 @@ async def test_another_persons_notification_is_not_found(
         ("GET", f"{BASE}?limit=0", 422),
         ("GET", f"{BASE}?limit=101", 422),
         ("GET", f"{BASE}?cursor=%%%garbage", 422),
+        ("GET", f"{BASE}?cursor=WyJ4Il0", 422),  # a well-formed cursor of the wrong type
         ("GET", f"{BASE}?unread=maybe", 422),
     ],
 )

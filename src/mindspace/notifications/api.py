@@ -38,6 +38,7 @@ from mindspace.platform.web import (
     DatabaseDep,
     RequestOrigin,
     StaffPrincipal,
+    UserReader,
     UserSession,
 )
 from mindspace.platform.webpush import load_private_key, public_key_b64
@@ -63,18 +64,18 @@ VapidPublicKey = Annotated[str | None, Depends(vapid_public_key)]
 
 @router.get("", responses=problem_responses(Unauthenticated, InvalidCursor))
 async def list_notifications(
-    session: UserSession,
+    reader: UserReader,
     principal: CurrentPrincipal,
     paging: Paging,
     unread: Annotated[bool, Query(description="Only notifications not read yet")] = False,
 ) -> Page[NotificationOut]:
     """The inbox, newest first."""
-    return await service.list_notifications(session, principal, params=paging, unread_only=unread)
+    return await service.list_notifications(reader, principal, params=paging, unread_only=unread)
 
 
 @router.get("/unread-count", responses=problem_responses(Unauthenticated))
-async def unread_count(session: UserSession, principal: CurrentPrincipal) -> UnreadCount:
-    return await service.unread_count(session, principal)
+async def unread_count(reader: UserReader, principal: CurrentPrincipal) -> UnreadCount:
+    return await service.unread_count(reader, principal)
 
 
 @router.post("/read-all", responses=problem_responses(Unauthenticated))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mindspace.notifications.models import Notification, PushSubscription
 from mindspace.platform.clock import utc_now
+from mindspace.platform.db import ReadConnection, driver_sql
 from mindspace.platform.security import Principal
 
 NOTIFICATION_COLUMNS = (
@@ -29,15 +30,45 @@ def readable_notifications(principal: Principal) -> Select[Any]:
     return select(*NOTIFICATION_COLUMNS).where(Notification.owner_id == principal.user_id)
 
 
+def _page_sql(*, after: bool, unread: bool) -> str:
+    stmt = select(*NOTIFICATION_COLUMNS).where(Notification.owner_id == bindparam("owner"))
+    if unread:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    if after:
+        stmt = stmt.where(Notification.id < bindparam("after"))
+    return driver_sql(stmt.order_by(Notification.id.desc()).limit(bindparam("limit")))
+
+
+# The inbox is read far more often than it is written (every app open, every badge): its
+# pages and its count are compiled once and run on the driver connection.
+_PAGE_SQL = {(a, u): _page_sql(after=a, unread=u) for a in (False, True) for u in (False, True)}
+_UNREAD_SQL = driver_sql(
+    select(func.count()).where(
+        Notification.owner_id == bindparam("owner"), Notification.read_at.is_(None)
+    )
+)
+
+
+async def read_page(
+    reader: ReadConnection,
+    principal: Principal,
+    *,
+    after: uuid.UUID | None,
+    limit: int,
+    unread_only: bool,
+) -> list[Any]:
+    sql = _PAGE_SQL[(after is not None, unread_only)]
+    args = (principal.user_id, after, limit) if after is not None else (principal.user_id, limit)
+    return list(await reader.fetch(sql, *args))
+
+
+async def read_unread_count(reader: ReadConnection, principal: Principal) -> int:
+    row = await reader.fetchrow(_UNREAD_SQL, principal.user_id)
+    return int(row["count_1"]) if row else 0
+
+
 def readable_push_subscriptions(principal: Principal) -> Select[Any]:
     return select(PushSubscription).where(PushSubscription.owner_id == principal.user_id)
-
-
-async def count_unread(session: AsyncSession, principal: Principal) -> int:
-    stmt = select(func.count()).where(
-        Notification.owner_id == principal.user_id, Notification.read_at.is_(None)
-    )
-    return int((await session.execute(stmt)).scalar_one())
 
 
 async def mark_read(

@@ -50,8 +50,8 @@ from mindspace.notifications.schemas import (
 )
 from mindspace.platform import outbox
 from mindspace.platform.audit import Origin, admin_session
-from mindspace.platform.db import Database, DbScope
-from mindspace.platform.pagination import Page, PageParams, keyset, page
+from mindspace.platform.db import Database, DbScope, ReadConnection
+from mindspace.platform.pagination import InvalidCursor, Page, PageParams, decode_cursor, page
 from mindspace.platform.security import Principal
 
 CATEGORIES = tuple(NotificationCategory)
@@ -82,20 +82,21 @@ def notify(
 
 
 async def list_notifications(
-    session: AsyncSession, principal: Principal, *, params: PageParams, unread_only: bool = False
+    reader: ReadConnection, principal: Principal, *, params: PageParams, unread_only: bool = False
 ) -> Page[NotificationOut]:
     """Newest first."""
-    stmt = repository.readable_notifications(principal)
-    if unread_only:
-        stmt = stmt.where(Notification.read_at.is_(None))
-    stmt = keyset(stmt, params, Notification.id)
-    rows = (await session.execute(stmt)).all()
-    items = [NotificationOut.model_validate(r._mapping) for r in rows]
+    after = decode_cursor(params.cursor, 1)[0] if params.cursor else None
+    if after is not None and not isinstance(after, uuid.UUID):
+        raise InvalidCursor("Start again from the first page.")
+    rows = await repository.read_page(
+        reader, principal, after=after, limit=params.limit + 1, unread_only=unread_only
+    )
+    items = [NotificationOut.model_validate(dict(r)) for r in rows]
     return page(items, params, key=lambda n: (n.id,))
 
 
-async def unread_count(session: AsyncSession, principal: Principal) -> UnreadCount:
-    return UnreadCount(unread=await repository.count_unread(session, principal))
+async def unread_count(reader: ReadConnection, principal: Principal) -> UnreadCount:
+    return UnreadCount(unread=await repository.read_unread_count(reader, principal))
 
 
 async def mark_read(
