@@ -326,3 +326,28 @@ async def test_a_rerun_of_the_dispatch_creates_and_sends_nothing_twice(
     assert len(await rows(db, Notification)) == 1
     assert len(await rows(db, NotificationDelivery)) == 1
     assert len(smtp.inbox.messages) == 1
+
+
+@pytest.mark.asyncio
+async def test_an_address_changed_before_sending_is_not_used(
+    db: Database, app: FastAPI, background: Background, smtp: SmtpServer, owner_engine: Any
+) -> None:
+    from sqlalchemy import text
+
+    person = await verified_person(db, app)
+    background.email = smtp.provider()
+    smtp.stop()
+    await notify(db, person, category=Category.security, kind="security_alert")
+    await background.run()
+    async with owner_engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE user_account SET email = 'new-' || email WHERE id = :id"),
+            {"id": person.id},
+        )
+    smtp.start()
+    await background.fast_forward()
+    await background.run()
+    assert smtp.inbox.messages == []
+    (delivery,) = await rows(db, NotificationDelivery)
+    assert delivery.status == "skipped"
+    assert await background.waiting_jobs() == []

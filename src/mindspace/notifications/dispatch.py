@@ -225,6 +225,11 @@ async def deliver(
             me = await identity.load_me(session, Principal(user_id=delivery.owner_id))
         except identity.UserNotFound:
             return Sent(None)  # erased: the cascade takes the delivery too
+        if not _still_theirs(me, delivery):
+            # The address changed since: the old one may belong to someone else by now.
+            delivery.status = SKIPPED
+            delivery.last_error = "the address is no longer the account's"
+            return Sent(SKIPPED)
         text = templates.render_external(
             delivery.kind,
             me.locale,
@@ -271,6 +276,14 @@ async def deliver(
         )
         status = delivery.status
     return Sent(status, retry)
+
+
+def _still_theirs(me: identity.Me, delivery: NotificationDelivery) -> bool:
+    if delivery.channel == NotificationChannel.email.value:
+        return me.email == delivery.target and me.email_verified
+    if delivery.channel == NotificationChannel.sms.value:
+        return me.phone == delivery.target
+    return True  # a push subscription is removed, not changed
 
 
 async def _send(
