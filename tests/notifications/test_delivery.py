@@ -129,6 +129,13 @@ async def test_notify_refuses_data_outside_the_kinds_whitelist(db: Database, use
             )
         with pytest.raises(notifications.InvalidNotification):
             notifications.notify(session, user_id=user.id, category=Category.security, kind="nope")
+        with pytest.raises(notifications.InvalidNotification):
+            notifications.notify(
+                session,
+                user_id=user.id,
+                category="security",  # type: ignore[arg-type]
+                kind="security_alert",
+            )
 
 
 @pytest.mark.asyncio

@@ -99,6 +99,8 @@ DIGEST = "digest"
 
 def validate(category: Category, kind: str, data: dict[str, Any]) -> dict[str, Any]:
     """The data as it will be stored (JSON-ready), or InvalidNotification."""
+    if not isinstance(category, Category):
+        raise InvalidNotification(f"category must be a NotificationCategory, got {category!r}")
     spec = KINDS.get(kind)
     if spec is None:
         raise InvalidNotification(f"unknown notification kind {kind!r}")
