@@ -365,8 +365,8 @@ async def release_held(
         )
         by_target: dict[str, list[NotificationDelivery]] = defaultdict(list)
         for delivery in (await session.execute(stmt)).scalars():
-            assert delivery.hold_until is not None  # noqa: S101 - held rows always have one
-            if delivery.hold_until > now:
+            # A held row always has hold_until (ck_notification_delivery_held_until).
+            if delivery.hold_until is not None and delivery.hold_until > now:
                 out.later = min(out.later or delivery.hold_until, delivery.hold_until)
             else:
                 by_target[delivery.target].append(delivery)
