@@ -33,6 +33,7 @@ from mindspace.identity.tokens import (
     key_from_pem,
 )
 from mindspace.mood.domain import domain as mood_domain
+from mindspace.notifications.domain import domain as notifications_domain
 from mindspace.operations.domain import domain as operations_domain
 from mindspace.platform import health, jobs, metrics
 from mindspace.platform.config import Settings, get_settings
@@ -45,7 +46,9 @@ from mindspace.platform.nats import NatsPublisher, forward_to
 from mindspace.platform.ratelimit import RateLimiter
 from mindspace.platform.relay import EventBus
 from mindspace.platform.sms import TwilioSms
+from mindspace.platform.smtp import SmtpEmail
 from mindspace.platform.storage import LocalStorage, S3Storage, Storage
+from mindspace.platform.webpush import WebPush
 from mindspace.platform.worker import BackgroundWorker
 from mindspace.reminders.domain import domain as reminders_domain
 
@@ -54,6 +57,7 @@ DOMAINS: list[Domain] = [
     identity_domain,
     crisis_domain,
     mood_domain,
+    notifications_domain,
     operations_domain,
     reminders_domain,
 ]
@@ -103,8 +107,10 @@ def build_storage(settings: Settings) -> Storage:
 
 
 def build_providers(settings: Settings) -> dict[Channel, Provider]:
-    # Email stays on the development sink until SMTP arrives with the notifications work.
     providers: dict[Channel, Provider] = {c: DevSink(c) for c in Channel}
+    smtp = SmtpEmail.from_settings(settings)
+    if smtp is not None:
+        providers[Channel.email] = smtp
     if settings.twilio_account_sid and settings.twilio_auth_token:
         providers[Channel.sms] = TwilioSms(
             account_sid=settings.twilio_account_sid,
@@ -121,7 +127,12 @@ def build_worker(db: Database, settings: Settings) -> BackgroundWorker:
     providers = build_providers(settings)
     exporters = {d.name: d.export for d in DOMAINS if d.export is not None}
     context = jobs.worker_context(
-        db, storage=build_storage(settings), settings=settings, exporters=exporters
+        db,
+        storage=build_storage(settings),
+        settings=settings,
+        exporters=exporters,
+        providers=providers,
+        web_push=WebPush.from_settings(settings),
     )
     nats = (
         NatsPublisher(

@@ -4,6 +4,7 @@ from mindspace.crisis import models as crisis_models
 from mindspace.identity import activity as identity_activity
 from mindspace.identity import models as identity_models
 from mindspace.mood import models as mood_models
+from mindspace.notifications import models as notifications_models
 from mindspace.platform import audit, messaging, outbox
 from mindspace.platform.db import Base
 from mindspace.reminders import models as reminders_models
@@ -16,6 +17,7 @@ __all__ = [
     "identity_models",
     "messaging",
     "mood_models",
+    "notifications_models",
     "outbox",
     "reminders_models",
 ]

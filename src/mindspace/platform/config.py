@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -85,6 +85,28 @@ class Settings(BaseSettings):
     storage_s3_secret_access_key: SecretStr | None = None
     # Only for buckets served publicly (a CDN); unset keeps every file behind the API.
     storage_public_base_url: str | None = None
+    # Email over SMTP when the host is set (identity's messages and notifications alike);
+    # otherwise emails go to the development sink. `starttls` requires the upgrade, `tls` is
+    # TLS from the first byte (port 465), `none` is for a relay on the same host only.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "Mindspace <no-reply@mindspace.local>"
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Web Push (VAPID, RFC 8292): the application server's P-256 private key, PEM or the raw
+    # 32 bytes base64url-encoded; push notifications are off while it is unset.
+    vapid_private_key: SecretStr | None = None
+    vapid_subject: str = Field(
+        default="mailto:support@mindspace.local", pattern=r"^(mailto:|https:)"
+    )
+    # Push endpoints on loopback or private addresses, or over plain http: only for tests and
+    # local development (otherwise any member could make the worker POST inside our network).
+    push_allow_private_endpoints: bool = False
+    # Admin broadcasts: recipients per batch, and the pause between batches (the throttle).
+    broadcast_batch_size: int = Field(default=500, ge=1, le=10_000)
+    broadcast_pause_s: int = Field(default=1, ge=0, le=3600)
 
     @model_validator(mode="before")
     @classmethod

@@ -1,5 +1,13 @@
 """Identity's rules, one module per capability; other domains import from here only."""
 
+from mindspace.identity.errors import UserNotFound
+from mindspace.identity.schemas import (
+    CRITICAL_CATEGORIES,
+    Me,
+    NotificationCategory,
+    NotificationChannel,
+    Preferences,
+)
 from mindspace.identity.service.accounts import (
     ACTIVE,
     SUSPENDED,
@@ -66,6 +74,7 @@ from mindspace.identity.service.phone import (
 )
 from mindspace.identity.service.preferences import get_preferences, update_preferences
 from mindspace.identity.service.profiles import get_public_profile, list_activity
+from mindspace.identity.service.segments import list_account_ids
 from mindspace.identity.service.step_up import mark_stepped_up, require_recent_step_up, step_up
 from mindspace.identity.service.two_factor import (
     SecondFactor,
@@ -82,11 +91,17 @@ __all__ = [
     "ACTIVE",
     "AVATAR_CONTENT_TYPE",
     "AVATAR_MAX_BYTES",
+    "CRITICAL_CATEGORIES",
     "SUSPENDED",
+    "Me",
+    "NotificationCategory",
+    "NotificationChannel",
     "PersonSummary",
     "PhoneCodes",
+    "Preferences",
     "SecondFactor",
     "SecretBox",
+    "UserNotFound",
     "avatar_files",
     "begin_setup",
     "change_password",
@@ -110,6 +125,7 @@ __all__ = [
     "has_verified_contact",
     "inspect_user",
     "is_common_password",
+    "list_account_ids",
     "list_activity",
     "list_audit",
     "list_identity_links",

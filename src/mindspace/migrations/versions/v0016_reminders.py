@@ -1,7 +1,7 @@
 """Reminders: a person's recurring nudges, in local time, with the next instant each fires.
 
 Revision ID: 0016_reminders
-Revises: 0013_inbox
+Revises: 0015_notifications
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 from mindspace.migrations.helpers import apply_owner_rls
 
 revision: str = "0016_reminders"
-down_revision: str | None = "0013_inbox"
+down_revision: str | None = "0015_notifications"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""In-app notifications and their deliveries by email, Web Push and SMS."""
