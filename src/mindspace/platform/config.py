@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     twilio_from_number: str | None = None
     twilio_messaging_service_sid: str | None = None
     twilio_base_url: str = "https://api.twilio.com"
+    # Socket.IO: the Redis pub/sub channel every API and worker process shares (also the
+    # prefix of the replay keys), and how much of each person's recent events is kept for
+    # clients that reconnect.
+    realtime_channel: str = Field(default="mindspace-realtime", min_length=1, max_length=100)
+    realtime_replay_events: int = Field(default=500, ge=1, le=10_000)
+    realtime_replay_seconds: int = Field(default=24 * 3600, ge=1, le=7 * 24 * 3600)
 
     @model_validator(mode="before")
     @classmethod
