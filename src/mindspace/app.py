@@ -8,6 +8,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import procrastinate
 from fastapi import APIRouter, FastAPI
@@ -107,23 +108,28 @@ def replay_window(settings: Settings) -> ReplayWindow:
 def build_worker(
     db: Database, settings: Settings, *, realtime: Realtime | None = None
 ) -> BackgroundWorker:
-    """`realtime`: the API's own when the worker runs inside it (`serve`); a separate worker
-    process reaches the API processes through Redis."""
     job_app = build_jobs(db)
     providers = build_providers(settings)
-    exporters = {d.name: d.export for d in DOMAINS if d.export is not None}
+    context = build_worker_context(db, settings, realtime=realtime)
+    return BackgroundWorker(db, job_app, build_event_bus(job_app), providers, context=context)
+
+
+def build_worker_context(
+    db: Database, settings: Settings, *, realtime: Realtime | None = None
+) -> dict[str, Any]:
+    """What jobs find in their context. `realtime`: the API's own when the worker runs inside
+    it (`serve`); a separate worker process reaches the API processes through Redis."""
     if realtime is None:
         realtime = worker_realtime(
             settings.redis_url, channel=settings.realtime_channel, window=replay_window(settings)
         )
-    context = jobs.worker_context(
+    return jobs.worker_context(
         db,
         storage=build_storage(settings),
         settings=settings,
-        exporters=exporters,
+        exporters={d.name: d.export for d in DOMAINS if d.export is not None},
         realtime=realtime,
     )
-    return BackgroundWorker(db, job_app, build_event_bus(job_app), providers, context=context)
 
 
 def create_app(settings: Settings | None = None, *, run_background: bool = False) -> FastAPI:

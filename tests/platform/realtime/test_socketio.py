@@ -11,7 +11,7 @@ import pytest
 import socketio
 from fastapi import FastAPI
 
-from mindspace.app import build_worker
+from mindspace.app import build_worker_context
 from mindspace.platform import ids
 from mindspace.platform.config import Settings
 from mindspace.platform.db import Database
@@ -326,11 +326,11 @@ async def test_a_person_s_room_and_the_protocol_s_events_are_not_for_emit_to_roo
 async def test_background_jobs_find_the_realtime_in_their_context(
     app: FastAPI, db: Database, settings: Settings
 ) -> None:
-    worker = build_worker(db, settings, realtime=app.state.realtime)
-    assert worker.context["realtime"] is app.state.realtime
-    separate = build_worker(db, settings)
-    assert isinstance(separate.context["realtime"], Realtime)
-    await separate.context["realtime"].aclose()
+    inside_the_api = build_worker_context(db, settings, realtime=app.state.realtime)
+    assert inside_the_api["realtime"] is app.state.realtime
+    separate = build_worker_context(db, settings)
+    assert isinstance(separate["realtime"], Realtime)
+    await separate["realtime"].aclose()
 
 
 async def test_emitting_with_redis_from_a_worker_reaches_the_api_s_clients(
@@ -339,8 +339,7 @@ async def test_emitting_with_redis_from_a_worker_reaches_the_api_s_clients(
     """A worker process has no Socket.IO server: it writes through Redis (write-only)."""
     if live.app.state.settings.redis_url is None:
         pytest.skip("in-process: a separate worker reaches no client without Redis")
-    worker = build_worker(db, live.app.state.settings)
-    realtime: Realtime = worker.context["realtime"]
+    realtime: Realtime = build_worker_context(db, live.app.state.settings)["realtime"]
     client = await connect(live.url, token=user.token)
     staff = await connect(live.url, token=admin.token)
     _, ready = await client.until_ready()

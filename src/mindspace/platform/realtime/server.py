@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import engineio
 import orjson
 import socketio
 from redis.asyncio import Redis
@@ -166,13 +167,50 @@ class _Holding:
             yield sid, eio_sid
 
 
-class _HoldingManager(_Holding, socketio.AsyncManager):  # type: ignore[misc]
+class _InTurn(socketio.AsyncManager):  # type: ignore[misc]
+    """Sends to a room's members in turn. python-socketio starts a task per member and waits
+    for them all, but a send only puts the packet on the member's queue: measured on a
+    fan-out to 1,000 sockets, the tasks were about a quarter of the CPU. Placed under the
+    pub/sub manager in the class order, so events from other processes take this path too."""
+
+    async def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        room: Any = None,
+        skip_sid: Any = None,
+        callback: Any = None,
+        to: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        room = to or room
+        if callback is not None or namespace not in self.rooms:
+            await super().emit(event, data, namespace, room, skip_sid, callback, **kwargs)
+            return
+        args = list(data) if isinstance(data, tuple) else [] if data is None else [data]
+        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        encoded = self.server.packet_class(
+            socketio.packet.EVENT, namespace=namespace, data=[event, *args]
+        ).encode()
+        frames = [
+            engineio.packet.Packet(engineio.packet.MESSAGE, part)
+            for part in (encoded if isinstance(encoded, list) else [encoded])
+        ]
+        send = self.server.eio.send_packet
+        for sid, eio_sid in self.get_participants(namespace, room):
+            if sid not in skip:
+                for frame in frames:
+                    await send(eio_sid, frame)
+
+
+class _HoldingManager(_Holding, _InTurn):
     def __init__(self) -> None:
         super().__init__()
         self._held = {}
 
 
-class _HoldingRedisManager(_Holding, socketio.AsyncRedisManager):  # type: ignore[misc]
+class _HoldingRedisManager(_Holding, socketio.AsyncRedisManager, _InTurn):  # type: ignore[misc]
     def __init__(self, url: str, *, channel: str) -> None:
         super().__init__(url, channel=channel)
         self._held = {}
