@@ -141,6 +141,7 @@ def create_app(settings: Settings | None = None, *, run_background: bool = False
         channel=settings.realtime_channel,
         window=replay_window(settings),
         cors_origins=settings.cors_origins,
+        session_check_seconds=settings.realtime_session_check_seconds,
     )
 
     @asynccontextmanager

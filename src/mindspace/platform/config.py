@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     realtime_channel: str = Field(default="mindspace-realtime", min_length=1, max_length=100)
     realtime_replay_events: int = Field(default=500, ge=1, le=10_000)
     realtime_replay_seconds: int = Field(default=24 * 3600, ge=1, le=7 * 24 * 3600)
+    # How often a connected socket's token is checked again (expiry, sign-out).
+    realtime_session_check_seconds: float = Field(default=60.0, gt=0, le=900)
 
     @model_validator(mode="before")
     @classmethod

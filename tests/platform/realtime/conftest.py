@@ -34,6 +34,7 @@ needs_redis = pytest.mark.skipif(REDIS_URL is None, reason="no Redis reachable")
 REPLAY_EVENTS = 50  # a small window, so a gap beyond it is quick to make
 GROUP_PREFIX = "grp"
 EVENT_WAIT_S = 5.0
+SESSION_CHECK_S = 0.5
 
 
 def free_port() -> int:
@@ -110,6 +111,7 @@ async def live(request: pytest.FixtureRequest, settings: Settings) -> AsyncItera
     channel = f"mindspace-test-{uuid.uuid4().hex}"
     overrides: dict[str, Any] = {
         "realtime_replay_events": REPLAY_EVENTS,
+        "realtime_session_check_seconds": SESSION_CHECK_S,
         "realtime_channel": channel,
         "redis_url": REDIS_URL if request.param == "redis" else None,
     }

@@ -209,6 +209,27 @@ async def test_a_session_signed_out_after_connecting_joins_nothing_more(
     assert answer["error"]["type"] == "unauthenticated"
 
 
+async def test_a_session_signed_out_while_connected_is_disconnected(
+    live: LiveServer, connect: Connect, user: Person, other_user: Person
+) -> None:
+    client = await connect(live.url, token=user.token)
+    bystander = await connect(live.url, token=other_user.token)
+    await client.until_ready()
+    await bystander.until_ready()
+    assert user.principal.session_id is not None
+
+    await live.tokens.revocations.revoke(user.principal.session_id)
+
+    assert await client.next() == (
+        "session_ended",
+        {"detail": "This session has ended. Sign in again."},
+    )
+    await client.sio.wait()  # returns once the server has closed the connection
+    assert not client.sio.connected
+    await live.realtime.emit_to_user(other_user.id, "note", {})
+    assert (await bystander.next())[0] == "note"
+
+
 async def test_a_reconnecting_client_gets_what_it_missed_in_order(
     live: LiveServer, connect: Connect, user: Person
 ) -> None:

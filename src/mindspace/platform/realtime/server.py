@@ -12,6 +12,9 @@ The protocol a client speaks:
   never out of order).
 - `join` / `leave` with `{room: "group:grp_01J…"}`, with an acknowledgement:
   `{ok: true, room}` or `{ok: false, room, error: {type, detail}}`.
+- the token is checked again every `session_check_seconds`: once it has expired or its session
+  was signed out, the server sends `session_ended` and disconnects. The client refreshes its
+  token and connects again with its `last_seq`, losing nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -50,7 +53,16 @@ log = logging.getLogger(__name__)
 NAMESPACE = "/"
 # Events the server itself sends, and Socket.IO's own: a domain event may not take these names.
 RESERVED_EVENTS = frozenset(
-    {"ready", "resync", "connect", "connect_error", "disconnect", "disconnecting", "message"}
+    {
+        "ready",
+        "resync",
+        "session_ended",
+        "connect",
+        "connect_error",
+        "disconnect",
+        "disconnecting",
+        "message",
+    }
 )
 MAX_ROOMS_PER_CONNECTION = 100
 _CONNECTED_WAIT_S = 5.0
@@ -235,7 +247,9 @@ class RealtimeServer:
         channel: str,
         window: ReplayWindow,
         cors_origins: list[str],
+        session_check_seconds: float = 60.0,
     ) -> None:
+        self._session_check_s = session_check_seconds
         self.rooms = RoomRegistry()  # nothing can be joined until `start`
         self._redis = Redis.from_url(redis_url) if redis_url else None
         self._manager: _HoldingManager | _HoldingRedisManager
@@ -281,10 +295,13 @@ class RealtimeServer:
         if not self.sio.manager_initialized:
             self.sio.manager_initialized = True
             self._manager.initialize()
+        self._spawn(self._recheck_sessions())
 
     async def close(self) -> None:
-        for task in list(self._tasks):
+        pending = list(self._tasks)
+        for task in pending:
             task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         await self.sio.shutdown()
         listener = getattr(self._manager, "thread", None)
         if isinstance(listener, asyncio.Task):
@@ -319,9 +336,26 @@ class RealtimeServer:
         except AppError as exc:
             raise _refused(exc.detail or exc.title) from None
         self._connections[sid] = _Connection(principal, token, last_seq)
-        task = asyncio.create_task(self._catch_up(sid))
+        self._spawn(self._catch_up(sid))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _recheck_sessions(self) -> None:
+        """Private events must stop when the session does, not when the socket happens to
+        drop: an expired or signed-out token is disconnected within one interval."""
+        while True:
+            await asyncio.sleep(self._session_check_s)
+            for sid, connection in list(self._connections.items()):
+                try:
+                    await self._authenticate(connection.token)
+                except AppError as exc:
+                    await self._send(sid, "session_ended", {"detail": exc.detail or exc.title})
+                    await self.sio.disconnect(sid)
+                except Exception:
+                    log.exception("realtime session check failed")
 
     async def _disconnect(self, sid: str, reason: Any = None) -> None:
         self._connections.pop(sid, None)
