@@ -9,7 +9,8 @@ The protocol a client speaks:
   ends with `ready {seq}`. Events for the person are `{seq, data}`; the client keeps the
   highest `seq` it has applied, sends it as `last_seq` when it reconnects, and ignores an
   event whose `seq` is not above it (an event can arrive twice at the reconnect boundary,
-  never out of order).
+  never out of order). Order holds within a person's events, whichever process sent them;
+  room events are not numbered, and not ordered against a person's.
 - `join` / `leave` with `{room: "group:grp_01J…"}`, with an acknowledgement:
   `{ok: true, room}` or `{ok: false, room, error: {type, detail}}`.
 - the token is checked again every `session_check_seconds`: once it has expired or its session
