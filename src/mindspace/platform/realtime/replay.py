@@ -184,7 +184,8 @@ class RedisStreams:
         self._missed = redis.register_script(_MISSED)
 
     def _keys(self, user_id: uuid.UUID) -> list[str]:
-        return [f"{self._prefix}:seq:{user_id}", f"{self._prefix}:log:{user_id}"]
+        # One hash slot per person ({…}), so the scripts also run on a Redis Cluster.
+        return [f"{self._prefix}:{{{user_id}}}:seq", f"{self._prefix}:{{{user_id}}}:log"]
 
     async def append(self, user_id: uuid.UUID, event: str, data: dict[str, Any]) -> Delivery:
         encoded = orjson.dumps(data)
