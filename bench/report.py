@@ -14,6 +14,7 @@ from typing import Any
 
 from bench import wrk
 from bench.measure import Measurement, Plan
+from bench.realtime import Fanout
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 PACKAGES = (
@@ -26,6 +27,8 @@ PACKAGES = (
     "uvloop",
     "httptools",
     "argon2-cffi",
+    "python-socketio",
+    "python-engineio",
 )
 IDLE_RSS_TARGET_MB = 250.0
 
@@ -60,6 +63,13 @@ class Row:
 
 
 @dataclass(frozen=True)
+class RealtimeRun:
+    fanout: Fanout
+    idle_rss_mb: float  # the realtime app process before any socket
+    connected_rss_mb: float  # with every socket connected
+
+
+@dataclass(frozen=True)
 class Outcome:
     rows: tuple[Row, ...]
     plan: Plan
@@ -69,6 +79,7 @@ class Outcome:
     loaded_rss_mb: float
     failed_responses: dict[str, int]
     notes: tuple[str, ...]
+    realtime: RealtimeRun | None = None
 
     @property
     def failures(self) -> list[str]:
@@ -84,6 +95,8 @@ class Outcome:
             for row in self.rows
             if any(run.requests == 0 for run in row.measurement.runs)
         ]
+        if self.realtime is not None and self.realtime.fanout.missing:
+            failed.append(f"Socket.IO fan-out: {self.realtime.fanout.missing} deliveries missing")
         return failed
 
 
@@ -131,6 +144,36 @@ def memory_line(outcome: Outcome) -> str:
         f"(target < {IDLE_RSS_TARGET_MB:.0f} MB: {verdict}); "
         f"after all scenarios {outcome.loaded_rss_mb:.0f} MB"
     )
+
+
+def realtime_line(run: RealtimeRun) -> str:
+    f = run.fanout
+    verdict = "met" if f.met else "MISSED"
+    return (
+        f"Socket.IO: one event to {f.sockets:,} sockets x {f.events} events: "
+        f"p50 {f.p50_ms:.1f} ms, p99 {f.p99_ms:.1f} ms, max {f.max_ms:.1f} ms, "
+        f"{f.missing} missing (target p99 <= {f.TARGET_P99_MS:.0f} ms: {verdict}); "
+        f"app CPU {f.app_cpu_ms_per_event:.1f} ms per event; "
+        f"app RSS idle {run.idle_rss_mb:.0f} MB, with the sockets {run.connected_rss_mb:.0f} MB"
+    )
+
+
+def realtime_json(run: RealtimeRun) -> dict[str, Any]:
+    f = run.fanout
+    return {
+        "sockets": f.sockets,
+        "events": f.events,
+        "samples": f.samples,
+        "missing": f.missing,
+        "p50_ms": f.p50_ms,
+        "p99_ms": f.p99_ms,
+        "max_ms": f.max_ms,
+        "target_p99_ms": f.TARGET_P99_MS,
+        "met": f.met,
+        "app_cpu_ms_per_event": f.app_cpu_ms_per_event,
+        "idle_rss_mb": run.idle_rss_mb,
+        "connected_rss_mb": run.connected_rss_mb,
+    }
 
 
 def environment() -> dict[str, Any]:
@@ -182,6 +225,7 @@ def to_json(outcome: Outcome, env: dict[str, Any], started: datetime) -> dict[st
             "idle_target_mb": IDLE_RSS_TARGET_MB,
         },
         "scenarios": [_row_json(row) for row in outcome.rows],
+        "realtime": realtime_json(outcome.realtime) if outcome.realtime else None,
         "failures": outcome.failures,
         "app_failed_responses": outcome.failed_responses,
         "notes": list(outcome.notes),

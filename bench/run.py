@@ -16,17 +16,20 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from redis import Redis
+from redis.exceptions import RedisError
 
-from bench import database, report, servers, wrk
+from bench import database, realtime, report, servers, wrk
 from bench.database import Seeded
 from bench.measure import Load, Measurement, Plan, Runner
-from bench.report import Outcome, Row, Target
+from bench.report import Outcome, RealtimeRun, Row, Target
 from bench.wrk import BenchError, WrkOptions
 from mindspace.identity import passwords
 
@@ -55,7 +58,11 @@ NOTES = (
     "directly), the whole two years asked for on every request.",
     "Login ceiling: cores x 1000 / argon2 hash ms, timed in the runner with the app's "
     "hasher (mindspace.identity.passwords.hash_password) before any server starts.",
+    "Socket.IO fan-out: its own app process with Redis; raw Engine.IO websocket clients in "
+    "a few processes on the same cores; events emitted from the runner through Redis as a "
+    "job would, to the admin room every socket is in; latency from emit to each socket's read.",
 )
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         WrkOptions(args.connections, args.threads, args.timeout),
     )
     try:
-        return _bench(plan, redis_url=args.redis_url)
+        if args.only == "realtime":
+            return _bench_realtime_only(args)
+        return _bench(plan, redis_url=args.redis_url, args=args)
     except BenchError as exc:
         print(f"bench could not run: {exc}", file=sys.stderr)
         return 2
@@ -98,10 +107,18 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         default=None,
         help="give the app Redis (limits, revocations); default: in-process",
     )
+    parser.add_argument(
+        "--only", choices=["realtime"], help="run this scenario alone (no wrk, no ceilings)"
+    )
+    parser.add_argument("--sockets", type=int, default=1000, help="Socket.IO fan-out sockets")
+    parser.add_argument("--events", type=int, default=20, help="Socket.IO events fanned out")
+    parser.add_argument(
+        "--client-processes", type=int, default=4, help="processes the sockets are spread over"
+    )
     return parser.parse_args(argv)
 
 
-def _bench(plan: Plan, *, redis_url: str | None) -> int:
+def _bench(plan: Plan, *, redis_url: str | None, args: argparse.Namespace) -> int:
     started = datetime.now(UTC)
     wrk.ensure_installed()
     print(f"database {database.BENCH_DATABASE}: recreating, migrating, seeding", flush=True)
@@ -116,8 +133,111 @@ def _bench(plan: Plan, *, redis_url: str | None) -> int:
             runner, "C_db (ASGI + asyncpg PK)", "bench.ceilings:primary_key_read", seeded
         )
         app = _app(runner, seeded, c_db_rps=c_db.rps, redis_url=redis_url)
-    outcome = _outcome(plan, c0, c_db, app, hash_ms=hash_ms, cores=cores)
+        fanout = _realtime_if_redis(runner.work, seeded, args)
+    outcome = _outcome(plan, c0, c_db, app, hash_ms=hash_ms, cores=cores, realtime=fanout)
     return _publish(outcome, started)
+
+
+def _bench_realtime_only(args: argparse.Namespace) -> int:
+    started = datetime.now(UTC)
+    print(f"database {database.BENCH_DATABASE}: recreating, migrating, seeding", flush=True)
+    seeded = database.prepare(database.server_url())
+    with tempfile.TemporaryDirectory(prefix="mindspace-bench-") as tmp:
+        run = _realtime(Path(tmp), seeded, _reachable_redis(args.redis_url), args)
+    print()
+    print(report.realtime_line(run))
+    path = report.save(
+        {
+            "started_at": started.isoformat(),
+            "environment": report.environment(),
+            "realtime": report.realtime_json(run),
+            "notes": [NOTES[-1]],
+        },
+        started,
+    )
+    print(f"saved {path.relative_to(servers.ROOT)}")
+    return 0 if run.fanout.missing == 0 else 1
+
+
+def _reachable_redis(explicit: str | None) -> str:
+    url = explicit or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+    client = Redis.from_url(url)
+    try:
+        client.ping()
+    except RedisError as exc:
+        raise BenchError(f"the Socket.IO fan-out needs Redis at {url}: {exc}") from None
+    finally:
+        client.close()
+    return url
+
+
+def _realtime_if_redis(work: Path, seeded: Seeded, args: argparse.Namespace) -> RealtimeRun | None:
+    try:
+        url = _reachable_redis(args.redis_url)
+    except BenchError as exc:
+        print(f"Socket.IO fan-out skipped: {exc}", flush=True)
+        return None
+    return _realtime(work, seeded, url, args)
+
+
+def _realtime(work: Path, seeded: Seeded, redis_url: str, args: argparse.Namespace) -> RealtimeRun:
+    port = servers.free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    channel = f"mindspace-bench-{uuid.uuid4().hex}"
+    cwd = work / "realtime"
+    cwd.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in _APP_ENV_DROPPED}
+    env.update(
+        {
+            "DATABASE_URL": seeded.url,
+            "REDIS_URL": redis_url,
+            "MINDSPACE_REALTIME_CHANNEL": channel,
+            "MINDSPACE_PUBLIC_BASE_URL": base_url,
+        }
+    )
+    command = [str(Path(sys.executable).parent / "mindspace"), "api", f"--port={port}"]
+    print(f"realtime app: {' '.join(command)} (Redis channel {channel})", flush=True)
+    try:
+        with servers.running(
+            command,
+            port=port,
+            ready_path="/health/ready",
+            env=env,
+            cwd=cwd,
+            log_path=work / "realtime-app.log",
+        ) as server:
+            time.sleep(_SETTLE_S)
+            idle = server.rss_mb()
+            fanout = realtime.measure(
+                base_url,
+                key_path=cwd / ".mindspace" / "keys" / "jwt-es256.pem",
+                issuer=base_url,
+                redis_url=redis_url,
+                channel=channel,
+                sockets=args.sockets,
+                events=args.events,
+                processes=args.client_processes,
+                app=server,
+            )
+    finally:
+        _forget_channel(redis_url, channel)
+    print(
+        f"  Socket.IO fan-out to {fanout.sockets} sockets: p50 {fanout.p50_ms:.1f} ms, "
+        f"p99 {fanout.p99_ms:.1f} ms, missing {fanout.missing}, "
+        f"app CPU {fanout.app_cpu_ms_per_event:.1f} ms per event",
+        flush=True,
+    )
+    return RealtimeRun(fanout, idle_rss_mb=idle, connected_rss_mb=fanout.connected_rss_mb)
+
+
+def _forget_channel(redis_url: str, channel: str) -> None:
+    """The counters the sockets' connections created: Redis is shared, so ours only."""
+    client = Redis.from_url(redis_url)
+    try:
+        for key in client.scan_iter(match=f"{channel}:*", count=1000):
+            client.delete(key)
+    finally:
+        client.close()
 
 
 def measure_hash_ms(samples: int = 15) -> float:
@@ -220,7 +340,14 @@ def _app_loads(runner: Runner, seeded: Seeded, token: str, c_db_rps: float) -> l
 
 
 def _outcome(
-    plan: Plan, c0: Measurement, c_db: Measurement, app: AppRun, *, hash_ms: float, cores: int
+    plan: Plan,
+    c0: Measurement,
+    c_db: Measurement,
+    app: AppRun,
+    *,
+    hash_ms: float,
+    cores: int,
+    realtime: RealtimeRun | None,
 ) -> Outcome:
     ready, me, refresh, login, insights = app.measurements
     rows = (
@@ -240,7 +367,15 @@ def _outcome(
         Row(insights, "C_db", c_db.rps),
     )
     return Outcome(
-        rows, plan, hash_ms, cores, app.idle_rss_mb, app.loaded_rss_mb, app.failed_responses, NOTES
+        rows,
+        plan,
+        hash_ms,
+        cores,
+        app.idle_rss_mb,
+        app.loaded_rss_mb,
+        app.failed_responses,
+        NOTES,
+        realtime,
     )
 
 
@@ -249,6 +384,8 @@ def _publish(outcome: Outcome, started: datetime) -> int:
     print()
     print(report.table(outcome))
     print(report.memory_line(outcome))
+    if outcome.realtime is not None:
+        print(report.realtime_line(outcome.realtime))
     print(
         f"argon2 hash {outcome.hash_ms:.1f} ms x {outcome.cores} cores -> login ceiling "
         f"{outcome.cores * 1000 / outcome.hash_ms:,.0f} req/s"

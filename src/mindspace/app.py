@@ -8,6 +8,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import procrastinate
 from fastapi import APIRouter, FastAPI
@@ -44,6 +45,13 @@ from mindspace.platform.messaging import Channel, DevSink, Provider
 from mindspace.platform.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from mindspace.platform.nats import NatsPublisher, forward_to
 from mindspace.platform.ratelimit import RateLimiter
+from mindspace.platform.realtime import (
+    Realtime,
+    RealtimeServer,
+    ReplayWindow,
+    RoomRegistry,
+    worker_realtime,
+)
 from mindspace.platform.relay import EventBus
 from mindspace.platform.sms import TwilioSms
 from mindspace.platform.smtp import SmtpEmail
@@ -122,18 +130,16 @@ def build_providers(settings: Settings) -> dict[Channel, Provider]:
     return providers
 
 
-def build_worker(db: Database, settings: Settings) -> BackgroundWorker:
+def replay_window(settings: Settings) -> ReplayWindow:
+    return ReplayWindow(settings.realtime_replay_events, settings.realtime_replay_seconds)
+
+
+def build_worker(
+    db: Database, settings: Settings, *, realtime: Realtime | None = None
+) -> BackgroundWorker:
     job_app = build_jobs(db)
     providers = build_providers(settings)
-    exporters = {d.name: d.export for d in DOMAINS if d.export is not None}
-    context = jobs.worker_context(
-        db,
-        storage=build_storage(settings),
-        settings=settings,
-        exporters=exporters,
-        providers=providers,
-        web_push=WebPush.from_settings(settings),
-    )
+    context = build_worker_context(db, settings, providers=providers, realtime=realtime)
     nats = (
         NatsPublisher(
             settings.nats_url,
@@ -148,10 +154,41 @@ def build_worker(db: Database, settings: Settings) -> BackgroundWorker:
     )
 
 
+def build_worker_context(
+    db: Database,
+    settings: Settings,
+    *,
+    providers: dict[Channel, Provider] | None = None,
+    realtime: Realtime | None = None,
+) -> dict[str, Any]:
+    """What jobs find in their context. `realtime`: the API's own when the worker runs inside
+    it (`serve`); a separate worker process reaches the API processes through Redis."""
+    if realtime is None:
+        realtime = worker_realtime(
+            settings.redis_url, channel=settings.realtime_channel, window=replay_window(settings)
+        )
+    return jobs.worker_context(
+        db,
+        storage=build_storage(settings),
+        settings=settings,
+        exporters={d.name: d.export for d in DOMAINS if d.export is not None},
+        providers=providers if providers is not None else build_providers(settings),
+        web_push=WebPush.from_settings(settings),
+        realtime=realtime,
+    )
+
+
 def create_app(settings: Settings | None = None, *, run_background: bool = False) -> FastAPI:
     settings = settings or get_settings()
     if not settings.database_url and not settings.database_app_url:
         raise RuntimeError("DATABASE_URL is not set; `mindspace serve` starts an embedded one")
+    realtime_server = RealtimeServer(
+        redis_url=settings.redis_url,
+        channel=settings.realtime_channel,
+        window=replay_window(settings),
+        cors_origins=settings.cors_origins,
+        session_check_seconds=settings.realtime_session_check_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -169,8 +206,17 @@ def create_app(settings: Settings | None = None, *, run_background: bool = False
             OidcSettings(), public_base_url=settings.public_base_url
         )
         app.state.authenticator = tokens
+        rooms = RoomRegistry()
+        for domain in DOMAINS:
+            if domain.rooms is not None:
+                domain.rooms(rooms, db)
+        realtime_server.start(tokens, rooms)
+        app.state.realtime = realtime_server.realtime
+        app.state.realtime_rooms = rooms
         background = (
-            asyncio.create_task(build_worker(db, settings).run()) if run_background else None
+            asyncio.create_task(build_worker(db, settings, realtime=realtime_server.realtime).run())
+            if run_background
+            else None
         )
         try:
             yield
@@ -179,6 +225,7 @@ def create_app(settings: Settings | None = None, *, run_background: bool = False
                 background.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await background
+            await realtime_server.close()
             await db.dispose()
             await app.state.storage.aclose()
             await app.state.rate_limiter.close()
@@ -211,6 +258,7 @@ def create_app(settings: Settings | None = None, *, run_background: bool = False
     ]
     app.include_router(api)
     app.include_router(well_known)
+    app.mount("/socket.io", realtime_server.asgi)
 
     # Added innermost first: the request context wraps everything, so even a 413 or a CORS
     # refusal carries the request id and the security headers.

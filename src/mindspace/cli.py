@@ -117,9 +117,11 @@ def worker() -> None:
 
     async def run() -> None:
         db = Database.from_settings(settings)
+        background = build_worker(db, settings)
         try:
-            await build_worker(db, settings).run()
+            await background.run()
         finally:
+            await background.context["realtime"].aclose()
             await db.dispose()
 
     asyncio.run(run())

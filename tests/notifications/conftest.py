@@ -47,6 +47,7 @@ from mindspace.platform.relay import EventBus, relay_once
 from mindspace.platform.sms import TwilioSms
 from mindspace.platform.smtp import SmtpEmail
 from mindspace.platform.webpush import WebPush
+from tests.conftest import free_port
 
 VAPID_SUBJECT = "mailto:ops@mindspace.test"
 TWILIO_SID = "AC0123456789abcdef0123456789abcdef"
@@ -57,12 +58,6 @@ def _free_socket() -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     return sock
-
-
-def _free_port() -> int:
-    with _free_socket() as sock:
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # --- SMTP -------------------------------------------------------------------------------------
@@ -115,7 +110,7 @@ class SmtpServer:
 
 @pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer(port=_free_port())
+    server = SmtpServer(port=free_port())
     server.start()
     yield server
     server.stop()

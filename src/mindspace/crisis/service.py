@@ -38,10 +38,11 @@ from mindspace.identity import service as identity
 from mindspace.platform import messaging, outbox
 from mindspace.platform.audit import Origin, admin_session
 from mindspace.platform.clock import utc_now
-from mindspace.platform.db import Database
+from mindspace.platform.db import Database, DbScope
 from mindspace.platform.messaging import Channel
 from mindspace.platform.outbox import OutboxEvent
 from mindspace.platform.pagination import Page, PageParams, keyset, page
+from mindspace.platform.realtime import ADMIN_ROOM, Realtime
 from mindspace.platform.security import STAFF_ROLES, Principal
 
 MAX_TRUSTED_CONTACTS = 10
@@ -212,16 +213,30 @@ def _announce(session: AsyncSession, alert: CrisisAlert, *, escalated: bool) -> 
     outbox.publish(session, event, owner_id=alert.owner_id)
 
 
-async def tell_trusted_contacts(session: AsyncSession, event: OutboxEvent) -> int:
+async def announce_to_staff(db: Database, realtime: Realtime, *, alert_id: uuid.UUID) -> None:
+    """Pushes the alert to every connected staff member (`admin` room). What is pushed is
+    enough to triage; the excerpt stays in the audited queue."""
+    async with db.session(None, scope=DbScope.system) as session:
+        alert = await session.get(CrisisAlert, alert_id)
+        if alert is None or alert.status == AlertStatus.resolved:
+            return
+        summary = CrisisAlertOut.model_validate(alert).model_dump(
+            mode="json",
+            include={"id", "owner_id", "severity", "trigger", "signals", "occurrences", "status"},
+        )
+    await realtime.emit_to_room(ADMIN_ROOM, "crisis_alert", summary)
+
+
+async def tell_trusted_contacts(session: AsyncSession, event: OutboxEvent) -> None:
     """The relay's consumer of `crisis.alert_raised` (system scope): at high risk, queue a
     message to each contact the person consented to, at most once per contact per
-    `CONTACT_COOLDOWN`, and record a notice the person can see. Returns how many were told."""
+    `CONTACT_COOLDOWN`, and record a notice the person can see."""
     raised = CrisisAlertRaised.model_validate(event.payload)
     if raised.severity != Severity.high_risk:
-        return 0
+        return
     person = await identity.person_summary(session, user_id=raised.owner_id)
     if person is None or not person.active:
-        return 0
+        return
     since = utc_now() - CONTACT_COOLDOWN
     recently_told = select(ContactNotice.contact_id).where(
         ContactNotice.owner_id == raised.owner_id,
@@ -256,7 +271,6 @@ async def tell_trusted_contacts(session: AsyncSession, event: OutboxEvent) -> in
                 channel=contact.channel,
             )
         )
-    return len(contacts)
 
 
 def _contact_message(contact: TrustedContact, person: str) -> tuple[str | None, str]:

@@ -107,6 +107,14 @@ class Settings(BaseSettings):
     # Admin broadcasts: recipients per batch, and the pause between batches (the throttle).
     broadcast_batch_size: int = Field(default=500, ge=1, le=10_000)
     broadcast_pause_s: int = Field(default=1, ge=0, le=3600)
+    # Socket.IO: the Redis pub/sub channel every API and worker process shares (also the
+    # prefix of the replay keys), and how much of each person's recent events is kept for
+    # clients that reconnect.
+    realtime_channel: str = Field(default="mindspace-realtime", min_length=1, max_length=100)
+    realtime_replay_events: int = Field(default=500, ge=1, le=10_000)
+    realtime_replay_seconds: int = Field(default=24 * 3600, ge=1, le=7 * 24 * 3600)
+    # How often a connected socket's token is checked again (expiry, sign-out).
+    realtime_session_check_seconds: float = Field(default=60.0, gt=0, le=900)
 
     @model_validator(mode="before")
     @classmethod

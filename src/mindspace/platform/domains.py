@@ -16,6 +16,7 @@ from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mindspace.platform.db import Database
+from mindspace.platform.realtime.rooms import RoomRegistrar
 from mindspace.platform.relay import EventBus
 from mindspace.platform.security import Principal
 
@@ -38,6 +39,8 @@ class Domain:
     # Upload routes allowed a larger body than the global limit: path under /api/v1 -> bytes.
     body_limits: dict[str, int] = field(default_factory=dict)
     subscribe: Subscriber | None = None
+    # Registers the Socket.IO room kinds the domain owns and who may join them.
+    rooms: RoomRegistrar | None = None
 
 
 async def run_seeders(db: Database, domains: list[Domain]) -> list[str]:
