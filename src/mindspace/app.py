@@ -43,9 +43,10 @@ from mindspace.platform.relay import EventBus
 from mindspace.platform.sms import TwilioSms
 from mindspace.platform.storage import LocalStorage, Storage
 from mindspace.platform.worker import BackgroundWorker
+from mindspace.safety.domain import domain as safety_domain
 
 log = logging.getLogger(__name__)
-DOMAINS: list[Domain] = [identity_domain]
+DOMAINS: list[Domain] = [identity_domain, safety_domain]
 API_PREFIX = "/api/v1"
 
 
