@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from mindspace.platform.errors import problem_responses
-from mindspace.safety import resources
-from mindspace.safety.schemas import CountryCode, CrisisResources
+from mindspace.platform.errors import Unauthenticated, problem_responses
+from mindspace.platform.web import CurrentPrincipal, UserSession
+from mindspace.safety import resources, service
+from mindspace.safety.schemas import CountryCode, CrisisResources, SafetyPlan, SafetyPlanInput
 
 router = APIRouter(prefix="/safety", tags=["safety"])
 
@@ -21,3 +22,17 @@ async def get_crisis_resources(
     sign in first. Unknown or missing countries get the international directory."""
     response.headers["Cache-Control"] = "public, max-age=3600"
     return resources.crisis_resources(country)
+
+
+@router.get("/plan", responses=problem_responses(Unauthenticated))
+async def get_safety_plan(session: UserSession, principal: CurrentPrincipal) -> SafetyPlan:
+    """The signed-in person's safety plan; empty sections until they first save it."""
+    return await service.get_plan(session, principal)
+
+
+@router.put("/plan", responses=problem_responses(Unauthenticated))
+async def put_safety_plan(
+    body: SafetyPlanInput, session: UserSession, principal: CurrentPrincipal
+) -> SafetyPlan:
+    """Saves the whole plan: sections left out are emptied. Only its owner ever sees it."""
+    return await service.replace_plan(session, principal, plan=body)
