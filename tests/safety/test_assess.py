@@ -213,3 +213,17 @@ def test_a_journal_length_entry_is_handled() -> None:
     assert level(entry + "Honestly I want to end my life.") is H
     # Not a timing test (those live in bench/): only a guard against runaway backtracking.
     assert time.perf_counter() - started < 1.0
+
+
+def test_the_reason_separates_concerns_from_context() -> None:
+    result = assess("how tall is the golden gate bridge?")
+    assert result.level is N
+    assert result.reason.startswith("normal: Noted, not a concern alone: means question")
+    negated = assess("I would never kill myself")
+    assert "Negated, so not counted" in negated.reason
+
+
+@pytest.mark.parametrize("text", ["", "   ", "😀😀😀", "1234", "?!?!"])
+def test_text_without_words_is_normal(text: str) -> None:
+    result = assess(text)
+    assert (result.level, result.signals) == (N, ())

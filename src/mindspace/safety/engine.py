@@ -145,21 +145,25 @@ def _escalate(
     return level, reasons
 
 
+def _listing(evidence: Iterable[Evidence]) -> str:
+    seen: dict[Signal, list[str]] = {}
+    for item in evidence:
+        seen.setdefault(item.signal, []).append(item.excerpt)
+    return "; ".join(
+        f"{signal.value.replace('_', ' ')} (“{' / '.join(dict.fromkeys(words))}”)"
+        for signal, words in seen.items()
+    )
+
+
 def _describe(level: RiskLevel, scan: _Scan, escalations: list[str], carried: RiskLevel) -> str:
+    concerning = [e for e in scan.evidence if e.level is not RiskLevel.normal]
+    noted = [e for e in scan.evidence if e.level is RiskLevel.normal]
     parts: list[str] = []
-    if scan.evidence:
-        seen: dict[Signal, list[str]] = {}
-        for item in scan.evidence:
-            seen.setdefault(item.signal, []).append(item.excerpt)
-        parts.append(
-            "Found "
-            + "; ".join(
-                f"{signal.value.replace('_', ' ')} (“{' / '.join(dict.fromkeys(words))}”)"
-                for signal, words in seen.items()
-            )
-            + "."
-        )
-    else:
+    if concerning:
+        parts.append(f"Found {_listing(concerning)}.")
+    if noted:
+        parts.append(f"Noted, not a concern alone: {_listing(noted)}.")
+    if not scan.evidence:
         parts.append("No warning signs in this message.")
     if scan.negated:
         parts.append(f"Negated, so not counted: “{' / '.join(scan.negated)}”.")
