@@ -101,7 +101,9 @@ def _match_rule(
     return found, negated, spans
 
 
-@lru_cache(maxsize=4096)
+# Re-reading a conversation's earlier turns is the common case, so recent scans are kept; few,
+# because each entry holds a person's words in memory.
+@lru_cache(maxsize=256)
 def _scan(text: str) -> _Scan:
     rules = ruleset()
     normalised = normalise(text)
