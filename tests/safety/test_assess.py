@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from mindspace.safety import Assessment, AssessmentContext, RiskLevel, Signal, assess
+from mindspace.safety import Assessment, AssessmentContext, RiskLevel, Signal, assess, service
 
 H, E, N = RiskLevel.high_risk, RiskLevel.elevated_concern, RiskLevel.normal
 
@@ -227,3 +227,12 @@ def test_the_reason_separates_concerns_from_context() -> None:
 def test_text_without_words_is_normal(text: str) -> None:
     result = assess(text)
     assert (result.level, result.signals) == (N, ())
+
+
+@pytest.mark.asyncio
+async def test_other_domains_assess_through_the_service_on_or_off_the_loop() -> None:
+    short = await service.assess_off_loop("I want to kill myself")
+    long = await service.assess_off_loop("An ordinary day at work. " * 100 + "I want to die.")
+    assert (short.level, long.level) == (H, H)
+    resources = service.crisis_resources("in")
+    assert resources.resources[0].phone == "14416"

@@ -1,7 +1,12 @@
-"""The person's safety plan: one per person, read and replaced whole."""
+"""Safety's interface for other domains: assess text, find crisis lines, and the person's
+safety plan (one per person, read and replaced whole).
+
+Other domains import this module only: `from mindspace.safety import service as safety`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -9,9 +14,37 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mindspace.platform.security import Principal
+from mindspace.safety.assessment import Assessment, AssessmentContext, RiskLevel, Signal
+from mindspace.safety.engine import assess
 from mindspace.safety.models import PLAN_SECTIONS
 from mindspace.safety.models import SafetyPlan as SafetyPlanRow
-from mindspace.safety.schemas import SafetyPlan, SafetyPlanInput
+from mindspace.safety.resources import crisis_resources
+from mindspace.safety.schemas import CrisisResources, SafetyPlan, SafetyPlanInput
+
+__all__ = [
+    "Assessment",
+    "AssessmentContext",
+    "CrisisResources",
+    "RiskLevel",
+    "Signal",
+    "assess",
+    "assess_off_loop",
+    "crisis_resources",
+    "export_safety",
+    "get_plan",
+    "replace_plan",
+]
+# Below this a message is assessed on the event loop: a fraction of a millisecond, less than
+# the hop to a thread. Journal-length text goes to a thread.
+_ON_LOOP_CHARS = 1_000
+
+
+async def assess_off_loop(text: str, context: AssessmentContext | None = None) -> Assessment:
+    """`assess` for async callers: long texts are assessed in a worker thread."""
+    if len(text) <= _ON_LOOP_CHARS:
+        return assess(text, context)
+    return await asyncio.to_thread(assess, text, context)
+
 
 _COLUMNS = [getattr(SafetyPlanRow, section) for section in PLAN_SECTIONS]
 
