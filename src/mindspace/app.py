@@ -59,6 +59,7 @@ from mindspace.platform.storage import LocalStorage, S3Storage, Storage
 from mindspace.platform.webpush import WebPush
 from mindspace.platform.worker import BackgroundWorker
 from mindspace.reminders.domain import domain as reminders_domain
+from mindspace.safety.domain import domain as safety_domain
 
 log = logging.getLogger(__name__)
 DOMAINS: list[Domain] = [
@@ -68,6 +69,7 @@ DOMAINS: list[Domain] = [
     notifications_domain,
     operations_domain,
     reminders_domain,
+    safety_domain,
 ]
 API_PREFIX = "/api/v1"
 

@@ -12,12 +12,15 @@ import typer
 
 from mindspace.platform.config import Settings, get_settings
 from mindspace.platform.logging import configure_logging
+from mindspace.safety.cli import app as safety_app
 
 app = typer.Typer(
     help="Mindspace: serve the API, run workers, migrate and seed the database.",
     no_args_is_help=True,
     add_completion=False,
 )
+
+app.add_typer(safety_app, name="safety")
 
 HostOpt = Annotated[str, typer.Option(help="Interface to listen on")]
 PortOpt = Annotated[int, typer.Option(help="Port to listen on")]

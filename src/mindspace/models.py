@@ -8,6 +8,7 @@ from mindspace.notifications import models as notifications_models
 from mindspace.platform import audit, messaging, outbox
 from mindspace.platform.db import Base
 from mindspace.reminders import models as reminders_models
+from mindspace.safety import models as safety_models
 
 __all__ = [
     "Base",
@@ -20,4 +21,5 @@ __all__ = [
     "notifications_models",
     "outbox",
     "reminders_models",
+    "safety_models",
 ]

@@ -1,7 +1,7 @@
 """Crisis alerts, trusted contacts and the notices that tell a person who was contacted.
 
 Revision ID: 0020_crisis
-Revises: 0018_mood
+Revises: 0019_safety
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 from mindspace.migrations.helpers import apply_owner_rls
 
 revision: str = "0020_crisis"
-down_revision: str | None = "0018_mood"
+down_revision: str | None = "0019_safety"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
