@@ -31,7 +31,8 @@ from mindspace.identity.tokens import (
     development_keys,
     key_from_pem,
 )
-from mindspace.platform import health, jobs, metrics
+from mindspace.journal.domain import domain as journal_domain
+from mindspace.platform import crypto, health, jobs, metrics
 from mindspace.platform.config import Settings, get_settings
 from mindspace.platform.db import Database
 from mindspace.platform.domains import Domain
@@ -45,7 +46,7 @@ from mindspace.platform.storage import LocalStorage, Storage
 from mindspace.platform.worker import BackgroundWorker
 
 log = logging.getLogger(__name__)
-DOMAINS: list[Domain] = [identity_domain]
+DOMAINS: list[Domain] = [identity_domain, journal_domain]
 API_PREFIX = "/api/v1"
 
 
@@ -75,6 +76,12 @@ def build_event_bus(job_app: procrastinate.App) -> EventBus:
     return bus
 
 
+def build_vault(settings: Settings) -> crypto.Vault:
+    vault = crypto.Vault(crypto.MasterKeys.from_settings(settings))
+    crypto.install_vault(vault)  # for the data-export hooks, whose signature has no room for it
+    return vault
+
+
 def build_storage(settings: Settings) -> Storage:
     return LocalStorage(settings.data_dir / "media")
 
@@ -98,7 +105,11 @@ def build_worker(db: Database, settings: Settings) -> BackgroundWorker:
     providers = build_providers(settings)
     exporters = {d.name: d.export for d in DOMAINS if d.export is not None}
     context = jobs.worker_context(
-        db, storage=build_storage(settings), settings=settings, exporters=exporters
+        db,
+        storage=build_storage(settings),
+        settings=settings,
+        exporters=exporters,
+        vault=build_vault(settings),
     )
     return BackgroundWorker(db, job_app, build_event_bus(job_app), providers, context=context)
 
@@ -120,6 +131,7 @@ def create_app(settings: Settings | None = None, *, run_background: bool = False
         app.state.rate_limiter = RateLimiter(settings.redis_url)
         app.state.tokens = tokens
         app.state.storage = build_storage(settings)
+        app.state.vault = build_vault(settings)
         app.state.oidc = OidcProviders.from_settings(
             OidcSettings(), public_base_url=settings.public_base_url
         )

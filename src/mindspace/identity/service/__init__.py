@@ -1,5 +1,6 @@
 """Identity's rules, one module per capability; other domains import from here only."""
 
+from mindspace.identity.events import PrivacyOptionsChanged
 from mindspace.identity.service.accounts import (
     ACTIVE,
     SUSPENDED,
@@ -81,6 +82,7 @@ __all__ = [
     "AVATAR_MAX_BYTES",
     "SUSPENDED",
     "PhoneCodes",
+    "PrivacyOptionsChanged",
     "SecondFactor",
     "SecretBox",
     "avatar_files",
