@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from mindspace.cli import app
 from mindspace.platform.config import get_settings
 
-COMMANDS = ("serve", "api", "worker", "migrate", "seed", "create-admin")
+COMMANDS = ("serve", "api", "worker", "migrate", "seed", "create-admin", "rotate-master-key")
 
 
 @pytest.fixture

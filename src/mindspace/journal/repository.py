@@ -100,7 +100,7 @@ def _list_query(options: frozenset[str]) -> DriverQuery:
         stmt = stmt.where(entry.tag_index.contains(bindparam("tag_terms", type_=_BYTEA_ARRAY)))
     if "word_terms" in options:
         stmt = stmt.where(entry.word_index.contains(bindparam("word_terms", type_=_BYTEA_ARRAY)))
-    if "cursor" in options:
+    if "cursor_at" in options:
         stmt = stmt.where(
             tuple_(entry.written_at, entry.id)
             < tuple_(bindparam("cursor_at", type_=_AT), bindparam("cursor_id", type_=Uuid()))

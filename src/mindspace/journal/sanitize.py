@@ -8,6 +8,8 @@ tricks (broken tags, odd encodings, nested contexts) that pattern-based filters 
 from __future__ import annotations
 
 import html
+import re
+from urllib.parse import urlsplit
 
 import nh3
 from markdownify import markdownify
@@ -65,12 +67,24 @@ DROPPED_WITH_CONTENT = frozenset(
 LINK_REL = "noopener noreferrer"
 
 
+_BLOCK_END = re.compile(r"(<br>|</(?:p|h[1-3]|li|blockquote|pre)>)")
+
+
+def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
+    # ammonia lets relative URLs through ("//elsewhere", "page"); a journal entry has no page
+    # of its own to be relative to, so a link must name one of the allowed schemes.
+    if tag == "a" and attribute == "href":
+        return value if urlsplit(value.strip()).scheme.lower() in URL_SCHEMES else None
+    return value
+
+
 def sanitize_html(raw: str) -> str:
     return nh3.clean(
         raw,
         tags=set(ALLOWED_TAGS),
         clean_content_tags=set(DROPPED_WITH_CONTENT),
         attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
+        attribute_filter=_absolute_links_only,
         url_schemes=set(URL_SCHEMES),
         link_rel=LINK_REL,
         strip_comments=True,
@@ -80,7 +94,7 @@ def sanitize_html(raw: str) -> str:
 def html_to_text(sanitized: str) -> str:
     """The words of a sanitized body, for the search index and the analysis."""
     without_tags = nh3.clean(
-        sanitized.replace("<br>", "\n").replace("</p>", "</p>\n"),
+        _BLOCK_END.sub(r"\1\n", sanitized),
         tags=set(),
         clean_content_tags=set(DROPPED_WITH_CONTENT),
     )
