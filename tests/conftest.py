@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import procrastinate
 import pytest
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
@@ -25,7 +26,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from mindspace.app import create_app
+from mindspace.app import build_jobs, create_app
 from mindspace.identity import passwords
 from mindspace.identity.models import AuthSession, UserAccount
 from mindspace.identity.tokens import TokenService
@@ -120,6 +121,15 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with LifespanManager(application):
         yield application
+
+
+@pytest_asyncio.fixture(scope="session")
+async def product_jobs(app: FastAPI) -> AsyncIterator[procrastinate.App]:
+    """The product's jobs app, built once per process: a blueprint joins one app only, so
+    every test module that runs the domains' jobs must share this one."""
+    job_app = build_jobs(app.state.db)
+    async with job_app.open_async():
+        yield job_app
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -6,17 +6,15 @@ import io
 import json
 import re
 import zipfile
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
 import procrastinate
 import pytest
-import pytest_asyncio
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from mindspace.app import DOMAINS, build_event_bus, build_jobs, build_storage
+from mindspace.app import DOMAINS, build_event_bus, build_storage
 from mindspace.identity.models import DataExport, UserAccount
 from mindspace.identity.service import data_rights
 from mindspace.platform import jobs
@@ -31,11 +29,9 @@ from tests.conftest import Person, assert_problem
 EXPORTS = "/api/v1/users/me/exports"
 
 
-@pytest_asyncio.fixture(scope="module")
-async def job_app(app: FastAPI) -> AsyncIterator[procrastinate.App]:
-    job_app = build_jobs(app.state.db)
-    async with job_app.open_async():
-        yield job_app
+@pytest.fixture
+def job_app(product_jobs: procrastinate.App) -> procrastinate.App:
+    return product_jobs
 
 
 async def _run_background(job_app: procrastinate.App, db: Database, settings: Settings) -> None:
