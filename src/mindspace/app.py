@@ -76,9 +76,9 @@ def build_event_bus(job_app: procrastinate.App) -> EventBus:
     return bus
 
 
-def build_vault(settings: Settings) -> crypto.Vault:
+def build_vault(db: Database, settings: Settings) -> crypto.Vault:
     vault = crypto.Vault(crypto.MasterKeys.from_settings(settings))
-    crypto.install_vault(vault)  # for the data-export hooks, whose signature has no room for it
+    crypto.attach_vault(db, vault)  # for the data-export hooks, which are handed a session only
     return vault
 
 
@@ -109,7 +109,7 @@ def build_worker(db: Database, settings: Settings) -> BackgroundWorker:
         storage=build_storage(settings),
         settings=settings,
         exporters=exporters,
-        vault=build_vault(settings),
+        vault=build_vault(db, settings),
     )
     return BackgroundWorker(db, job_app, build_event_bus(job_app), providers, context=context)
 
@@ -131,7 +131,7 @@ def create_app(settings: Settings | None = None, *, run_background: bool = False
         app.state.rate_limiter = RateLimiter(settings.redis_url)
         app.state.tokens = tokens
         app.state.storage = build_storage(settings)
-        app.state.vault = build_vault(settings)
+        app.state.vault = build_vault(db, settings)
         app.state.oidc = OidcProviders.from_settings(
             OidcSettings(), public_base_url=settings.public_base_url
         )

@@ -206,7 +206,7 @@ def rotate_master_key() -> None:
 
         db = Database.from_settings(settings)
         try:
-            vault = build_vault(settings)
+            vault = build_vault(db, settings)
             return await vault.rotate(db), vault.master.active_id
         finally:
             await db.dispose()

@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -218,6 +219,14 @@ async def test_one_person_cannot_read_anothers_data_key(
         assert await vault.read_data_key(reader, other_user.id) is None
 
 
-def test_the_installed_vault_is_the_one_the_app_built(app: object) -> None:
-    installed, built = crypto.installed_vault(), app.state.vault  # type: ignore[attr-defined]
-    assert installed.master.active_id == built.master.active_id
+@pytest.mark.asyncio
+async def test_a_session_finds_the_vault_of_its_database(app: FastAPI, db: Database) -> None:
+    async with db.session(None) as session:
+        assert crypto.vault_for(session) is app.state.vault
+    other = Database(db.engine.url)
+    try:
+        async with other.session(None) as session:
+            with pytest.raises(RuntimeError, match="no vault"):
+                crypto.vault_for(session)
+    finally:
+        await other.dispose()

@@ -26,6 +26,7 @@ import hashlib
 import os
 import re
 import uuid
+import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -36,7 +37,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mindspace.platform.clock import utc_now
@@ -271,17 +272,19 @@ async def shred(session: AsyncSession, owner_id: uuid.UUID) -> bool:
     return result.first() is not None
 
 
-_installed: Vault | None = None
+# The vault of each database, for code that is handed only a session (a domain's data-export
+# hook); everything else is handed the vault explicitly. Keyed by engine, so several apps in
+# one process (tests, the CLI) each keep their own.
+_vaults: weakref.WeakKeyDictionary[AsyncEngine, Vault] = weakref.WeakKeyDictionary()
 
 
-def install_vault(vault: Vault) -> None:
-    """Makes the process's vault reachable where a signature has no room for it (a domain's
-    data-export hook). Everything else is handed the vault explicitly."""
-    global _installed
-    _installed = vault
+def attach_vault(db: Database, vault: Vault) -> None:
+    _vaults[db.engine] = vault
 
 
-def installed_vault() -> Vault:
-    if _installed is None:
-        raise RuntimeError("no vault installed: the app or worker start-up installs one")
-    return _installed
+def vault_for(session: AsyncSession) -> Vault:
+    """The vault attached to the database `session` belongs to."""
+    vault = _vaults.get(session.bind) if isinstance(session.bind, AsyncEngine) else None
+    if vault is None:
+        raise RuntimeError("no vault attached to this database: the app or worker attaches one")
+    return vault

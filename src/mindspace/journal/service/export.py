@@ -51,8 +51,8 @@ async def export_markdown(session: AsyncSession, principal: Principal, vault: Va
 
 async def export_journal(session: AsyncSession, principal: Principal) -> dict[str, Any]:
     """The journal's part of the account export (the Domain hook, read in the person's own
-    scope). The hook's signature has no room for the vault: the process's installed one."""
-    vault = crypto.installed_vault()
+    scope). The hook is handed a session only: the vault is the one attached to its database."""
+    vault = crypto.vault_for(session)
     entries = await export_json(session, principal, vault)
     prompt_rows = (await session.execute(repository.readable_prompts(principal))).scalars().all()
     key = await vault.find_data_key(session, principal.user_id)
