@@ -177,3 +177,15 @@ async def test_rotation_keeps_every_entry_readable(db: Database, user: Person) -
             reader, user.principal, Vault(MasterKeys([new])), entry_id=written.id
         )
     assert opened == written
+
+
+async def test_the_hot_read_path_sees_only_my_entries_and_key_even_unfiltered(
+    client: httpx.AsyncClient, db: Database, user: Person, other_user: Person
+) -> None:
+    mine = await write_entry(client, user)
+    await write_entry(client, other_user)
+    async with db.reader(user.principal) as reader:
+        entries = await reader.fetch("SELECT id, owner_id FROM journal_entry")
+        keys = await reader.fetch("SELECT owner_id FROM user_data_key")
+    assert [r["id"] for r in entries] == [decode("jrn", mine["id"])]
+    assert {r["owner_id"] for r in keys} == {user.id}

@@ -3,6 +3,7 @@ shredded key leaves nothing to open."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import uuid
@@ -230,3 +231,17 @@ async def test_a_session_finds_the_vault_of_its_database(app: FastAPI, db: Datab
                 crypto.vault_for(session)
     finally:
         await other.dispose()
+
+
+@pytest.mark.asyncio
+async def test_two_first_writes_at_once_end_with_one_data_key(db: Database, user: Person) -> None:
+    vault = Vault(MasterKeys([("m1", os.urandom(32))]))
+
+    async def first_write() -> bytes:
+        async with db.session(user.principal) as session:
+            key = await vault.data_key(session, user.id)
+            await asyncio.sleep(0.05)  # both transactions are open at once
+            return key._raw
+
+    one, two = await asyncio.gather(first_write(), first_write())
+    assert one == two
