@@ -56,6 +56,10 @@ NOTES = (
     "first verification, as in the app); the RLS-scoped read runs every time.",
     "GET /api/v1/mood/insights: the same account, two years of daily check-ins (seeded "
     "directly), the whole two years asked for on every request.",
+    "Journal create: one account writes a new entry per request (sanitize, seal title, body "
+    "and tags with its data key, blind-index the words, insert); the table grows as it runs.",
+    "Journal GET: one entry of that account, read on the driver path with its wrapped data "
+    "key joined in, unwrapped and opened on every request (no key cache).",
     "Login ceiling: cores x 1000 / argon2 hash ms, timed in the runner with the app's "
     "hasher (mindspace.identity.passwords.hash_password) before any server starts.",
     "Socket.IO fan-out: its own app process with Redis; raw Engine.IO websocket clients in "
@@ -288,7 +292,8 @@ def _app(runner: Runner, seeded: Seeded, *, c_db_rps: float, redis_url: str | No
     ) as server:
         time.sleep(_SETTLE_S)
         idle = server.rss_mb()
-        loads = _app_loads(runner, seeded, _access_token(server.base_url), c_db_rps)
+        token = _access_token(server.base_url)
+        loads = _app_loads(runner, seeded, token, c_db_rps, _journal_entry(server.base_url, token))
         measured = tuple(runner.measure(load, server.base_url) for load in loads)
         loaded = server.rss_mb()
     return AppRun(measured, idle, loaded, servers.failed_responses(runner.work / "app.log"))
@@ -303,7 +308,23 @@ def _access_token(base_url: str) -> str:
     return token
 
 
-def _app_loads(runner: Runner, seeded: Seeded, token: str, c_db_rps: float) -> list[Load]:
+def _journal_entry(base_url: str, token: str) -> str:
+    """One entry of the bench account, for the owned-GET scenario."""
+    response = httpx.post(
+        f"{base_url}/api/v1/journal/entries",
+        json={"title": "Bench", "body": "<p>A quiet day, written for the bench.</p>"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10.0,
+    )
+    if response.status_code != 201:
+        raise BenchError(f"journal create answered {response.status_code}: {response.text[:500]}")
+    entry_id: str = response.json()["id"]
+    return entry_id
+
+
+def _app_loads(
+    runner: Runner, seeded: Seeded, token: str, c_db_rps: float, entry_id: str
+) -> list[Load]:
     def refresh_args(invocation: int, seconds: int) -> list[str]:
         prefix = runner.work / f"refresh-{invocation}"
         count = int(c_db_rps * _TOKEN_HEADROOM * seconds) + 1000
@@ -336,6 +357,17 @@ def _app_loads(runner: Runner, seeded: Seeded, token: str, c_db_rps: float) -> l
             insights,
             headers=(f"Authorization: Bearer {token}",),
         ),
+        Load(
+            "journal create (with encryption)",
+            "/api/v1/journal/entries",
+            lua="journal_create.lua",
+            args=lambda invocation, _seconds: [str(invocation), token],
+        ),
+        Load(
+            "GET one owned journal entry (RLS on)",
+            f"/api/v1/journal/entries/{entry_id}",
+            headers=(f"Authorization: Bearer {token}",),
+        ),
     ]
 
 
@@ -349,7 +381,7 @@ def _outcome(
     cores: int,
     realtime: RealtimeRun | None,
 ) -> Outcome:
-    ready, me, refresh, login, insights = app.measurements
+    ready, me, refresh, login, insights, journal_create, journal_get = app.measurements
     rows = (
         Row(c0),
         Row(c_db, "C0", c0.rps),
@@ -365,6 +397,8 @@ def _outcome(
             Target(">=0.90 cores*1000/hash", min_ratio=0.90),
         ),
         Row(insights, "C_db", c_db.rps),
+        Row(journal_create, "C0", c0.rps, Target(">=0.06 C0", min_ratio=0.06)),
+        Row(journal_get, "C_db", c_db.rps, Target(">=0.50 C_db", min_ratio=0.50)),
     )
     return Outcome(
         rows,

@@ -33,10 +33,11 @@ from mindspace.identity.tokens import (
     development_keys,
     key_from_pem,
 )
+from mindspace.journal.domain import domain as journal_domain
 from mindspace.mood.domain import domain as mood_domain
 from mindspace.notifications.domain import domain as notifications_domain
 from mindspace.operations.domain import domain as operations_domain
-from mindspace.platform import health, jobs, metrics
+from mindspace.platform import crypto, health, jobs, metrics
 from mindspace.platform.config import Settings, get_settings
 from mindspace.platform.db import Database
 from mindspace.platform.domains import Domain
@@ -65,6 +66,7 @@ log = logging.getLogger(__name__)
 DOMAINS: list[Domain] = [
     identity_domain,
     crisis_domain,
+    journal_domain,
     mood_domain,
     notifications_domain,
     operations_domain,
@@ -100,6 +102,12 @@ def build_event_bus(job_app: procrastinate.App, nats: NatsPublisher | None = Non
     if nats is not None:
         forward_to(bus, nats)
     return bus
+
+
+def build_vault(db: Database, settings: Settings) -> crypto.Vault:
+    vault = crypto.Vault(crypto.MasterKeys.from_settings(settings))
+    crypto.attach_vault(db, vault)  # for the data-export hooks, which are handed a session only
+    return vault
 
 
 def build_storage(settings: Settings) -> Storage:
@@ -176,6 +184,7 @@ def build_worker_context(
         exporters={d.name: d.export for d in DOMAINS if d.export is not None},
         providers=providers if providers is not None else build_providers(settings),
         web_push=WebPush.from_settings(settings),
+        vault=build_vault(db, settings),
         realtime=realtime,
     )
 
@@ -204,6 +213,7 @@ def create_app(settings: Settings | None = None, *, run_background: bool = False
         app.state.rate_limiter = RateLimiter(settings.redis_url)
         app.state.tokens = tokens
         app.state.storage = build_storage(settings)
+        app.state.vault = build_vault(db, settings)
         app.state.oidc = OidcProviders.from_settings(
             OidcSettings(), public_base_url=settings.public_base_url
         )

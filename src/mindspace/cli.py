@@ -198,5 +198,33 @@ def create_admin(
     typer.echo(f"admin {email} created")
 
 
+@app.command("rotate-master-key")
+def rotate_master_key() -> None:
+    """Re-wrap every person's data key under the first of MINDSPACE_MASTER_KEYS; sealed data
+    is untouched. Run it once every process has the new key list; remove an old key only
+    after it."""
+    settings, _ = _settings_with_database(allow_embedded=False)
+
+    async def run() -> tuple[int, str]:
+        from mindspace.app import build_vault
+        from mindspace.platform.db import Database
+
+        db = Database.from_settings(settings)
+        try:
+            vault = build_vault(db, settings)
+            return await vault.rotate(db), vault.master.active_id
+        finally:
+            await db.dispose()
+
+    from mindspace.platform.crypto import DecryptionError
+
+    try:
+        count, key_id = asyncio.run(run())
+    except DecryptionError as missing:  # an old key was removed before rotating past it
+        typer.echo(f"not rotated: {missing}; add that key back and run again", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{count} data key(s) re-wrapped; every data key is now under master key {key_id}")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())

@@ -3,9 +3,10 @@
 from mindspace.crisis import models as crisis_models
 from mindspace.identity import activity as identity_activity
 from mindspace.identity import models as identity_models
+from mindspace.journal import models as journal_models
 from mindspace.mood import models as mood_models
 from mindspace.notifications import models as notifications_models
-from mindspace.platform import audit, messaging, outbox
+from mindspace.platform import audit, crypto, messaging, outbox
 from mindspace.platform.db import Base
 from mindspace.reminders import models as reminders_models
 from mindspace.safety import models as safety_models
@@ -14,8 +15,10 @@ __all__ = [
     "Base",
     "audit",
     "crisis_models",
+    "crypto",
     "identity_activity",
     "identity_models",
+    "journal_models",
     "messaging",
     "mood_models",
     "notifications_models",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from mindspace.platform.config import Environment, Settings
 OWNER_URL = "postgresql://mindspace@db.internal:5432/mindspace"
 APP_URL = "postgresql://mindspace_app:s3cret@db.internal:5432/mindspace"
 LONG_SECRET = "k" * 48
+MASTER_KEY = base64.b64encode(b"m" * 32).decode()
 
 _ENV_NAMES = (
     "DATABASE_URL",
@@ -25,6 +27,7 @@ _ENV_NAMES = (
     "MINDSPACE_ENVIRONMENT",
     "MINDSPACE_SECRET_KEY",
     "MINDSPACE_JWT_PRIVATE_KEYS",
+    "MINDSPACE_MASTER_KEYS",
     "MINDSPACE_CORS_ORIGINS",
     "MINDSPACE_MAX_BODY_BYTES",
     "MINDSPACE_TWILIO_ACCOUNT_SID",
@@ -48,6 +51,7 @@ def _production(**overrides: object) -> Settings:
         "database_url": OWNER_URL,
         "database_app_url": APP_URL,
         "jwt_private_keys": [SecretStr(generate_pem().decode())],
+        "master_keys": {"k1": SecretStr(MASTER_KEY)},
         "twilio_account_sid": "AC" + "0" * 32,
         "twilio_auth_token": SecretStr("twilio-token"),
         "twilio_from_number": "+15005550006",
@@ -65,6 +69,7 @@ def test_production_with_development_defaults_is_refused_naming_every_problem() 
     assert "DATABASE_URL is required" in message
     assert "DATABASE_APP_URL is required" in message
     assert "MINDSPACE_JWT_PRIVATE_KEYS is required" in message
+    assert "MINDSPACE_MASTER_KEYS is required" in message
 
 
 def test_production_with_real_secrets_is_accepted() -> None:
@@ -83,6 +88,7 @@ def test_production_with_real_secrets_is_accepted() -> None:
         ({"database_app_url": None}, "DATABASE_APP_URL is required"),
         ({"jwt_private_keys": []}, "MINDSPACE_JWT_PRIVATE_KEYS is required"),
         ({"twilio_account_sid": None}, "MINDSPACE_TWILIO_* must be set"),
+        ({"master_keys": {}}, "MINDSPACE_MASTER_KEYS is required"),
     ],
 )
 def test_production_names_the_one_missing_piece(overrides: dict[str, object], problem: str) -> None:
@@ -105,8 +111,10 @@ def test_production_is_read_from_the_environment_too(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("MINDSPACE_TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
     monkeypatch.setenv("MINDSPACE_TWILIO_AUTH_TOKEN", "twilio-token")
     monkeypatch.setenv("MINDSPACE_TWILIO_FROM_NUMBER", "+15005550006")
+    monkeypatch.setenv("MINDSPACE_MASTER_KEYS", json.dumps({"2026-12": MASTER_KEY}))
     settings = Settings()
     assert settings.is_production
+    assert settings.master_keys["2026-12"].get_secret_value() == MASTER_KEY
     assert settings.database_url == OWNER_URL
 
 

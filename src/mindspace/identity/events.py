@@ -19,3 +19,12 @@ class RegistrationAttempted(DomainEvent):
 
     topic: ClassVar[str] = "identity.registration_attempted"
     user_id: uuid.UUID
+
+
+class PrivacyOptionsChanged(DomainEvent):
+    """A person changed their privacy options: each consumer stops, and undoes, whatever the
+    new options no longer allow (the journal deletes its analysis when that is turned off)."""
+
+    topic: ClassVar[str] = "identity.privacy_options_changed"
+    user_id: uuid.UUID
+    privacy: dict[str, bool]

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     # PEM-encoded P-256 private keys; the first signs, the rest only verify (key rotation).
     # Unset in development: a key is generated under `data_dir/keys`.
     jwt_private_keys: list[SecretStr] = []
+    # Envelope encryption (platform.crypto): key id -> base64 of 32 random bytes, as a JSON
+    # object. The first wraps new data keys; the others only unwrap until
+    # `mindspace rotate-master-key` has re-wrapped everything under the first.
+    # Unset in development: one is generated under `data_dir/keys`.
+    master_keys: dict[str, SecretStr] = {}
     public_base_url: str = "http://127.0.0.1:8000"
     cors_origins: Annotated[list[str], NoDecode] = []
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
@@ -141,6 +146,8 @@ class Settings(BaseSettings):
             problems.append("MINDSPACE_TWILIO_* must be set: texts would only be printed")
         if not self.jwt_private_keys:
             problems.append("MINDSPACE_JWT_PRIVATE_KEYS is required (no generated keys)")
+        if not self.master_keys:
+            problems.append("MINDSPACE_MASTER_KEYS is required (no generated master key)")
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self

@@ -15,8 +15,9 @@ import enum
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import ClauseElement, DateTime, ForeignKey, MetaData, Uuid, event, func, text
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
@@ -28,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from mindspace.platform.config import Settings
 from mindspace.platform.ids import new_id
@@ -118,6 +120,24 @@ def driver_sql(statement: ClauseElement) -> str:
     """A Core statement compiled once, at import, to the driver's SQL ($1, $2 … in the order of
     its bind parameters): hot reads keep Core's definitions without paying for its execution."""
     return str(statement.compile(dialect=_DRIVER_DIALECT))
+
+
+@dataclass(frozen=True, slots=True)
+class DriverQuery:
+    """A Core statement compiled once to driver SQL, with the names of its bind parameters in
+    their positional order: for hot reads whose statement varies with a few options (one
+    compiled query per combination), where `driver_sql`'s fixed order is not enough."""
+
+    sql: str
+    names: tuple[str, ...]
+
+    def args(self, values: Mapping[str, Any]) -> list[Any]:
+        return [values[name] for name in self.names]
+
+
+def driver_query(statement: ClauseElement) -> DriverQuery:
+    compiled = cast(SQLCompiler, statement.compile(dialect=_DRIVER_DIALECT))
+    return DriverQuery(str(compiled), tuple(compiled.positiontup or ()))
 
 
 class ScopedSession(Session):

@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mindspace.platform.audit import Origin
+from mindspace.platform.crypto import Vault
 from mindspace.platform.db import Database, DbScope, ReadConnection
 from mindspace.platform.errors import Forbidden, Unauthenticated
 from mindspace.platform.ratelimit import client_ip
@@ -96,6 +97,11 @@ async def get_storage(request: Request) -> Storage:
     return storage
 
 
+async def get_vault(request: Request) -> Vault:
+    vault: Vault = request.app.state.vault
+    return vault
+
+
 async def request_origin(request: Request) -> Origin:
     return Origin(ip=client_ip(request), user_agent=request.headers.get("user-agent"))
 
@@ -112,5 +118,6 @@ AnySession = Annotated[AsyncSession, Depends(_anonymous_session, scope="function
 # For sign-in routes only: before anyone is authenticated, see identity's tables and no others.
 SignInSession = Annotated[AsyncSession, Depends(_auth_scope_session, scope="function")]
 FileStorage = Annotated[Storage, Depends(get_storage)]
+KeyVault = Annotated[Vault, Depends(get_vault)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 RequestOrigin = Annotated[Origin, Depends(request_origin)]

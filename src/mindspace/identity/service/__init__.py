@@ -1,6 +1,7 @@
 """Identity's rules, one module per capability; other domains import from here only."""
 
 from mindspace.identity.errors import UserNotFound
+from mindspace.identity.events import PrivacyOptionsChanged
 from mindspace.identity.schemas import (
     CRITICAL_CATEGORIES,
     Me,
@@ -99,6 +100,7 @@ __all__ = [
     "PersonSummary",
     "PhoneCodes",
     "Preferences",
+    "PrivacyOptionsChanged",
     "SecondFactor",
     "SecretBox",
     "UserNotFound",

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mindspace.identity.errors import CriticalNotificationsRequired
+from mindspace.identity.events import PrivacyOptionsChanged
 from mindspace.identity.models import UserPreference
 from mindspace.identity.schemas import (
     CRITICAL_CATEGORIES,
@@ -25,6 +26,7 @@ from mindspace.identity.schemas import (
     PreferencesUpdate,
     PrivacyOptions,
 )
+from mindspace.platform import outbox
 from mindspace.platform.security import Principal
 
 _C = NotificationCategory
@@ -83,7 +85,8 @@ async def update_preferences(
     if changes.channels is not None:
         for category, switches in changes.channels.model_dump(exclude_unset=True).items():
             channels.setdefault(category, {}).update(switches)
-    privacy = {f: getattr(row, f) for f in PRIVACY_FIELDS}
+    before = {f: getattr(row, f) for f in PRIVACY_FIELDS}
+    privacy = dict(before)
     if changes.privacy is not None:
         privacy.update(changes.privacy.model_dump(exclude_unset=True))
 
@@ -100,6 +103,12 @@ async def update_preferences(
     for field, value in privacy.items():
         setattr(row, field, value)
     await session.flush()
+    if privacy != before:
+        outbox.publish(
+            session,
+            PrivacyOptionsChanged(user_id=principal.user_id, privacy=privacy),
+            owner_id=principal.user_id,
+        )
     return result
 
 

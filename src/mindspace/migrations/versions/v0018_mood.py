@@ -1,7 +1,7 @@
 """Mood: check-ins, each person's own activities, mood settings.
 
 Revision ID: 0018_mood
-Revises: 0016_reminders
+Revises: 0017_journal
 Create Date: 2026-12-01
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 from mindspace.migrations.helpers import apply_owner_rls
 
 revision: str = "0018_mood"
-down_revision: str | None = "0016_reminders"
+down_revision: str | None = "0017_journal"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
