@@ -40,6 +40,7 @@ from mindspace.platform.messaging import Channel, DevSink, Provider
 from mindspace.platform.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from mindspace.platform.ratelimit import RateLimiter
 from mindspace.platform.relay import EventBus
+from mindspace.platform.routing import include_flat
 from mindspace.platform.sms import TwilioSms
 from mindspace.platform.storage import LocalStorage, Storage
 from mindspace.platform.worker import BackgroundWorker
@@ -163,8 +164,8 @@ def create_app(settings: Settings | None = None, *, run_background: bool = False
         *health.routes,
         Route("/metrics", metrics.metrics_endpoint, methods=["GET"], include_in_schema=False),
     ]
-    app.include_router(api)
-    app.include_router(well_known)
+    include_flat(app.router, api)
+    include_flat(app.router, well_known)
 
     # Added innermost first: the request context wraps everything, so even a 413 or a CORS
     # refusal carries the request id and the security headers.
