@@ -58,10 +58,21 @@ NOTES = (
 
 @dataclass(frozen=True)
 class AppRun:
-    measurements: tuple[Measurement, ...]
+    measurements: dict[str, Measurement]  # by scenario name, in SCENARIOS order
     idle_rss_mb: float
     loaded_rss_mb: float
     failed_responses: dict[str, int]  # from the app's own access log: what wrk only counts
+
+
+SCENARIOS = ("ready", "me", "refresh", "login")
+
+
+def _scenarios(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = sorted(set(names) - set(SCENARIOS))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown scenario(s) {unknown}; choose from {SCENARIOS}")
+    return tuple(n for n in SCENARIOS if n in names)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         WrkOptions(args.connections, args.threads, args.timeout),
     )
     try:
-        return _bench(plan, redis_url=args.redis_url)
+        return _bench(plan, redis_url=args.redis_url, only=args.only)
     except BenchError as exc:
         print(f"bench could not run: {exc}", file=sys.stderr)
         return 2
@@ -92,6 +103,14 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--timeout", type=int, default=5, help="wrk request timeout, seconds")
     parser.add_argument(
+        "--only",
+        type=_scenarios,
+        default=SCENARIOS,
+        metavar="NAMES",
+        help=f"comma-separated app scenarios to run, of {','.join(SCENARIOS)} (default: all); "
+        "the ceilings are always measured",
+    )
+    parser.add_argument(
         "--redis-url",
         default=None,
         help="give the app Redis (limits, revocations); default: in-process",
@@ -99,22 +118,29 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _bench(plan: Plan, *, redis_url: str | None) -> int:
+def _bench(plan: Plan, *, redis_url: str | None, only: tuple[str, ...]) -> int:
     started = datetime.now(UTC)
     wrk.ensure_installed()
     print(f"database {database.BENCH_DATABASE}: recreating, migrating, seeding", flush=True)
     seeded = database.prepare(database.server_url())
     hash_ms = measure_hash_ms()
     cores = os.cpu_count() or 1
-    print(f"argon2 hash: {hash_ms:.1f} ms, {cores} cores", flush=True)
+    parallel_hash_rps = measure_parallel_hash_rps(cores)
+    print(
+        f"argon2 hash: {hash_ms:.1f} ms, {cores} cores; {cores} threads hashing at once: "
+        f"{parallel_hash_rps:.0f} hashes/s",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="mindspace-bench-") as tmp:
         runner = Runner(plan, Path(tmp))
         c0 = _ceiling(runner, "C0 (bare ASGI)", "bench.ceilings:hello", seeded)
         c_db = _ceiling(
             runner, "C_db (ASGI + asyncpg PK)", "bench.ceilings:primary_key_read", seeded
         )
-        app = _app(runner, seeded, c_db_rps=c_db.rps, redis_url=redis_url)
-    outcome = _outcome(plan, c0, c_db, app, hash_ms=hash_ms, cores=cores)
+        app = _app(runner, seeded, c_db_rps=c_db.rps, redis_url=redis_url, only=only)
+    outcome = _outcome(
+        plan, c0, c_db, app, hash_ms=hash_ms, cores=cores, parallel_hash_rps=parallel_hash_rps
+    )
     return _publish(outcome, started)
 
 
@@ -128,6 +154,28 @@ def measure_hash_ms(samples: int = 15) -> float:
         return out
 
     return statistics.median(asyncio.run(timings()))
+
+
+def measure_parallel_hash_rps(concurrent: int, seconds: float = 3.0) -> float:
+    """Hashes a second with `concurrent` hashes at once through the app's hasher and nothing
+    else running: what the formula's `cores x 1000 / hash ms` assumes, measured. argon2's
+    19 MiB per hash share caches and memory bandwidth, so cores need not add up; the target
+    stays the formula, this says how much of a miss the machine itself explains."""
+
+    async def hashing(deadline: float) -> int:
+        done = 0
+        while time.perf_counter() < deadline:
+            await passwords.hash_password("bench timing password")
+            done += 1
+        return done
+
+    async def rate() -> float:
+        await asyncio.gather(*(hashing(time.perf_counter() + 0.3) for _ in range(concurrent)))
+        start = time.perf_counter()
+        counts = await asyncio.gather(*(hashing(start + seconds) for _ in range(concurrent)))
+        return sum(counts) / (time.perf_counter() - start)
+
+    return asyncio.run(rate())
 
 
 def _ceiling(runner: Runner, name: str, app: str, seeded: Seeded) -> Measurement:
@@ -147,7 +195,14 @@ def _ceiling(runner: Runner, name: str, app: str, seeded: Seeded) -> Measurement
         return runner.measure(Load(name, "/"), server.base_url)
 
 
-def _app(runner: Runner, seeded: Seeded, *, c_db_rps: float, redis_url: str | None) -> AppRun:
+def _app(
+    runner: Runner,
+    seeded: Seeded,
+    *,
+    c_db_rps: float,
+    redis_url: str | None,
+    only: tuple[str, ...],
+) -> AppRun:
     port = servers.free_port()
     env = {k: v for k, v in os.environ.items() if k not in _APP_ENV_DROPPED}
     env["DATABASE_URL"] = seeded.url
@@ -167,7 +222,9 @@ def _app(runner: Runner, seeded: Seeded, *, c_db_rps: float, redis_url: str | No
         time.sleep(_SETTLE_S)
         idle = server.rss_mb()
         loads = _app_loads(runner, seeded, _access_token(server.base_url), c_db_rps)
-        measured = tuple(runner.measure(load, server.base_url) for load in loads)
+        measured = {
+            name: runner.measure(loads[name], server.base_url) for name in SCENARIOS if name in only
+        }
         loaded = server.rss_mb()
     return AppRun(measured, idle, loaded, servers.failed_responses(runner.work / "app.log"))
 
@@ -181,7 +238,7 @@ def _access_token(base_url: str) -> str:
     return token
 
 
-def _app_loads(runner: Runner, seeded: Seeded, token: str, c_db_rps: float) -> list[Load]:
+def _app_loads(runner: Runner, seeded: Seeded, token: str, c_db_rps: float) -> dict[str, Load]:
     def refresh_args(invocation: int, seconds: int) -> list[str]:
         prefix = runner.work / f"refresh-{invocation}"
         count = int(c_db_rps * _TOKEN_HEADROOM * seconds) + 1000
@@ -190,47 +247,62 @@ def _app_loads(runner: Runner, seeded: Seeded, token: str, c_db_rps: float) -> l
 
     login_body = json.dumps({"email": database.LOGIN_EMAIL, "password": database.LOGIN_PASSWORD})
     login_args = [str(database.LOGIN_ACCOUNTS), login_body]
-    return [
-        Load("GET /health/ready", "/health/ready"),
-        Load(
+    return {
+        "ready": Load("GET /health/ready", "/health/ready"),
+        "me": Load(
             "GET /api/v1/users/me", "/api/v1/users/me", headers=(f"Authorization: Bearer {token}",)
         ),
-        Load(
+        "refresh": Load(
             "POST /api/v1/auth/refresh",
             "/api/v1/auth/refresh",
             lua="refresh.lua",
             args=refresh_args,
         ),
-        Load(
+        "login": Load(
             "POST /api/v1/auth/login",
             "/api/v1/auth/login",
             lua="login.lua",
             args=lambda invocation, _seconds: [str(invocation), *login_args],
         ),
-    ]
+    }
 
 
 def _outcome(
-    plan: Plan, c0: Measurement, c_db: Measurement, app: AppRun, *, hash_ms: float, cores: int
+    plan: Plan,
+    c0: Measurement,
+    c_db: Measurement,
+    app: AppRun,
+    *,
+    hash_ms: float,
+    cores: int,
+    parallel_hash_rps: float,
 ) -> Outcome:
-    ready, me, refresh, login = app.measurements
-    rows = (
-        Row(c0),
-        Row(c_db, "C0", c0.rps),
-        Row(ready, "C_db", c_db.rps, Target(">=0.50 C_db", min_ratio=0.50)),
-        Row(
-            me, "C_db", c_db.rps, Target(">=0.50 C_db, p99<=50ms", min_ratio=0.50, max_p99_ms=50.0)
+    ceilings = {
+        "ready": ("C_db", c_db.rps, Target(">=0.50 C_db", min_ratio=0.50)),
+        "me": (
+            "C_db",
+            c_db.rps,
+            Target(">=0.50 C_db, p99<=50ms", min_ratio=0.50, max_p99_ms=50.0),
         ),
-        Row(refresh, "C_db", c_db.rps),
-        Row(
-            login,
+        "refresh": ("C_db", c_db.rps, None),
+        "login": (
             "argon2",
             cores * 1000 / hash_ms,
             Target(">=0.90 cores*1000/hash", min_ratio=0.90),
         ),
-    )
+    }
+    rows = [Row(c0), Row(c_db, "C0", c0.rps)]
+    rows += [Row(m, *ceilings[name]) for name, m in app.measurements.items()]
     return Outcome(
-        rows, plan, hash_ms, cores, app.idle_rss_mb, app.loaded_rss_mb, app.failed_responses, NOTES
+        tuple(rows),
+        plan,
+        hash_ms,
+        cores,
+        app.idle_rss_mb,
+        app.loaded_rss_mb,
+        app.failed_responses,
+        NOTES,
+        parallel_hash_rps,
     )
 
 
@@ -241,7 +313,8 @@ def _publish(outcome: Outcome, started: datetime) -> int:
     print(report.memory_line(outcome))
     print(
         f"argon2 hash {outcome.hash_ms:.1f} ms x {outcome.cores} cores -> login ceiling "
-        f"{outcome.cores * 1000 / outcome.hash_ms:,.0f} req/s"
+        f"{outcome.cores * 1000 / outcome.hash_ms:,.0f} req/s; measured with {outcome.cores} "
+        f"threads hashing at once: {outcome.parallel_hash_rps:,.0f} hashes/s"
     )
     print(
         f"machine: {env['cpu_model']}, {env['cores']} cores; git {env['git']['sha']}"
