@@ -52,7 +52,8 @@ NOTES = (
     "GET /api/v1/users/me: one account's access token on every request (cached after the "
     "first verification, as in the app); the RLS-scoped read runs every time.",
     "Login ceiling: cores x 1000 / argon2 hash ms, timed in the runner with the app's "
-    "hasher (mindspace.identity.passwords.hash_password) before any server starts.",
+    "hasher (mindspace.identity.passwords.hash_password) before any server starts; the "
+    "hashes/s with one hash per core at once is measured there too and printed beside it.",
 )
 
 
