@@ -79,6 +79,7 @@ class Outcome:
     loaded_rss_mb: float
     failed_responses: dict[str, int]
     notes: tuple[str, ...]
+    parallel_hash_rps: float  # `cores` threads hashing at once, nothing else running
     realtime: RealtimeRun | None = None
 
     @property
@@ -219,6 +220,7 @@ def to_json(outcome: Outcome, env: dict[str, Any], started: datetime) -> dict[st
         },
         "argon2_hash_ms": outcome.hash_ms,
         "login_ceiling_rps": outcome.cores * 1000 / outcome.hash_ms,
+        "parallel_hash_rps": outcome.parallel_hash_rps,
         "memory": {
             "idle_rss_mb": outcome.idle_rss_mb,
             "loaded_rss_mb": outcome.loaded_rss_mb,

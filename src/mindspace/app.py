@@ -54,6 +54,7 @@ from mindspace.platform.realtime import (
     worker_realtime,
 )
 from mindspace.platform.relay import EventBus
+from mindspace.platform.routing import include_flat
 from mindspace.platform.sms import TwilioSms
 from mindspace.platform.smtp import SmtpEmail
 from mindspace.platform.storage import LocalStorage, S3Storage, Storage
@@ -268,8 +269,8 @@ def create_app(settings: Settings | None = None, *, run_background: bool = False
         *health.routes,
         Route("/metrics", metrics.metrics_endpoint, methods=["GET"], include_in_schema=False),
     ]
-    app.include_router(api)
-    app.include_router(well_known)
+    include_flat(app.router, api)
+    include_flat(app.router, well_known)
     app.mount("/socket.io", realtime_server.asgi)
 
     # Added innermost first: the request context wraps everything, so even a 413 or a CORS

@@ -9,7 +9,7 @@ import logging.handlers
 import queue
 import sys
 
-from mindspace.platform.logging import JsonFormatter, _HandOff
+from mindspace.platform.logging import JsonFormatter, _BatchWriter, _HandOff
 from mindspace.platform.requestctx import reset_request_id, set_request_id
 
 
@@ -47,3 +47,31 @@ def test_an_exception_is_logged_with_its_traceback_as_one_line() -> None:
     text = JsonFormatter().format(record)
     assert "\n" not in text
     assert "ValueError: boom" in json.loads(text)["exc"]
+
+
+def test_the_writer_batches_what_is_queued_and_loses_no_line() -> None:
+    class CountingStream(io.StringIO):
+        writes = 0
+
+        def write(self, text: str) -> int:
+            CountingStream.writes += 1
+            return super().write(text)
+
+    pending: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    stream = CountingStream()
+    writer = _BatchWriter(stream, pending)
+    writer.setFormatter(JsonFormatter())
+    records = [
+        logging.LogRecord("x", logging.INFO, __file__, 1, f"line {n}", None, None) for n in range(5)
+    ]
+    for record in records[1:]:
+        pending.put(record)
+    writer.handle(records[0])  # four more are queued behind it: nothing written yet
+    assert stream.getvalue() == ""
+    while not pending.empty():
+        writer.handle(pending.get_nowait())
+
+    lines = stream.getvalue().splitlines()
+    assert [json.loads(line)["msg"] for line in lines] == [f"line {n}" for n in range(5)]
+    assert stream.getvalue().endswith("\n")
+    assert CountingStream.writes == 1

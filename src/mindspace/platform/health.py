@@ -26,10 +26,9 @@ async def live(request: Request) -> Response:
 async def ready(request: Request) -> Response:
     db: Database = request.app.state.db
     try:
-        async with asyncio.timeout(_READY_TIMEOUT_S), db.engine.connect() as conn:
+        async with asyncio.timeout(_READY_TIMEOUT_S), db.driver() as conn:
             # Straight to the driver: one round trip, none of the ORM's per-statement work.
-            raw = await conn.get_raw_connection()
-            current = await raw.driver_connection.fetchval(_VERSION_SQL)  # type: ignore[union-attr]
+            current = await conn.fetchval(_VERSION_SQL)
     except Exception as exc:  # any failure to answer is "not ready", never a 500
         log.warning("readiness: database unreachable", extra={"error": repr(exc)})
         return _not_ready("The database is not reachable.")

@@ -3,6 +3,11 @@
 Every dependency here is `async def`, even the trivial ones: FastAPI runs a plain `def`
 dependency in a worker thread, which costs more than the work itself (measured: four thread
 hops per request were a large share of an authenticated GET).
+
+The trees are kept shallow: FastAPI walks a dependency's whole subtree on every request, again
+for each parameter that names it, at about 10 µs a node (an authenticated GET had eight nodes).
+So the principal depends on the bearer scheme directly, and sessions read the database from the
+app state rather than through a dependency of their own.
 """
 
 from __future__ import annotations
@@ -25,14 +30,17 @@ from mindspace.platform.storage import Storage
 _bearer = HTTPBearer(auto_error=False, description="An access token from /api/v1/auth/login")
 
 
-async def get_database(request: Request) -> Database:
+def _database(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-async def optional_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+async def get_database(request: Request) -> Database:
+    return _database(request)
+
+
+async def _authenticate(
+    request: Request, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal | None:
     if credentials is None:
         return None
@@ -42,9 +50,18 @@ async def optional_principal(
     return principal
 
 
+async def optional_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    return await _authenticate(request, credentials)
+
+
 async def require_principal(
-    principal: Annotated[Principal | None, Depends(optional_principal)],
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    principal = await _authenticate(request, credentials)
     if principal is None:
         raise Unauthenticated("Sign in to continue.")
     return principal
@@ -62,33 +79,28 @@ def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
 
 
 async def _user_session(
-    db: Annotated[Database, Depends(get_database)],
-    principal: Annotated[Principal, Depends(require_principal)],
+    request: Request, principal: Annotated[Principal, Depends(require_principal)]
 ) -> AsyncIterator[AsyncSession]:
-    async with db.session(principal) as session:
+    async with _database(request).session(principal) as session:
         yield session
 
 
 async def _user_reader(
-    db: Annotated[Database, Depends(get_database)],
-    principal: Annotated[Principal, Depends(require_principal)],
+    request: Request, principal: Annotated[Principal, Depends(require_principal)]
 ) -> AsyncIterator[ReadConnection]:
-    async with db.reader(principal) as reader:
+    async with _database(request).reader(principal) as reader:
         yield reader
 
 
 async def _anonymous_session(
-    db: Annotated[Database, Depends(get_database)],
-    principal: Annotated[Principal | None, Depends(optional_principal)],
+    request: Request, principal: Annotated[Principal | None, Depends(optional_principal)]
 ) -> AsyncIterator[AsyncSession]:
-    async with db.session(principal) as session:
+    async with _database(request).session(principal) as session:
         yield session
 
 
-async def _auth_scope_session(
-    db: Annotated[Database, Depends(get_database)],
-) -> AsyncIterator[AsyncSession]:
-    async with db.session(None, scope=DbScope.auth) as session:
+async def _auth_scope_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with _database(request).session(None, scope=DbScope.auth) as session:
         yield session
 
 
