@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from mindspace.platform.clock import utc_now
 from mindspace.platform.db import Database, DbScope
 from mindspace.platform.messaging import Channel, DevSink, OutboundMessage, deliver_pending, queue
 from tests.conftest import Person
@@ -74,6 +75,39 @@ async def test_a_provider_outage_leaves_the_message_for_a_retry(db: Database, us
     (message,) = await _messages(db)
     assert (message.sent_at, message.attempts) == (None, 1)
     assert "smtp unreachable" in (message.last_error or "")
+    assert message.next_attempt_at is not None
+
+    # Backing off: an immediate second pass leaves it alone rather than burn an attempt.
+    assert await deliver_pending(db, {Channel.email: _Down()}) == 0
+    (message,) = await _messages(db)
+    assert message.attempts == 1
+
+    await _due_now(db)
     await deliver_pending(db, {Channel.email: DevSink(Channel.email)})
     (message,) = await _messages(db)
     assert message.sent_at is not None
+
+
+@pytest.mark.asyncio
+async def test_a_long_outage_waits_longer_each_time_and_loses_nothing(
+    db: Database, user: Person
+) -> None:
+    async with db.session(user.principal) as session:
+        queue(session, channel=Channel.email, recipient=user.email, purpose="p", body="b")
+    waits = []
+    for _ in range(6):
+        await deliver_pending(db, {Channel.email: _Down()})
+        (message,) = await _messages(db)
+        assert message.next_attempt_at is not None
+        waits.append(message.next_attempt_at - utc_now())
+        await _due_now(db)
+    assert waits == sorted(waits)
+    assert message.attempts == 6
+    await deliver_pending(db, {Channel.email: DevSink(Channel.email)})
+    (message,) = await _messages(db)
+    assert message.sent_at is not None
+
+
+async def _due_now(db: Database) -> None:
+    async with db.session(None, scope=DbScope.system) as session:
+        await session.execute(update(OutboundMessage).values(next_attempt_at=None))

@@ -279,6 +279,14 @@ class Associations(OutputModel):
     not_enough_data: list[str] = Field(description="Activities with too few days on one side")
 
 
+class JournalSentimentDay(OutputModel):
+    """The mean VADER compound score (-1 to 1) of the day's analysed journal entries."""
+
+    day: date
+    mean_compound: float
+    entries: int
+
+
 class Insights(OutputModel):
     period: Period
     summary: Summary
@@ -290,6 +298,8 @@ class Insights(OutputModel):
     time_of_day: list[TimeOfDayPattern]
     streak: Streak
     associations: Associations
+    # Beside the mood, only for people who allow journal analysis; empty otherwise.
+    journal_sentiment: list[JournalSentimentDay] = Field(default_factory=list)
 
 
 Granularity = Literal["day", "week", "month"]

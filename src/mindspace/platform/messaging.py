@@ -14,16 +14,19 @@ import uuid
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Index, String, Text, func, select, text
+from sqlalchemy import Index, String, Text, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mindspace.platform.clock import utc_now
 from mindspace.platform.db import Base, Database, DbScope, IdMixin
 from mindspace.platform.ids import new_id
+from mindspace.platform.relay import backoff
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 8
+# With backoff doubling to an hour (relay.backoff), about 13 hours of retrying in all: a
+# provider outage overnight does not lose a reset link or a security alert.
+MAX_ATTEMPTS = 20
 
 
 class Channel(enum.StrEnum):
@@ -50,6 +53,9 @@ class OutboundMessage(IdMixin, Base):
     sent_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(2000))
+    # After a failed attempt: not before this (backoff), so an outage does not burn the
+    # attempts in a tight loop.
+    next_attempt_at: Mapped[datetime | None]
 
 
 def queue(
@@ -106,7 +112,14 @@ async def deliver_pending(
     async with db.session(None, scope=DbScope.system) as session:
         stmt = (
             select(OutboundMessage)
-            .where(OutboundMessage.sent_at.is_(None), OutboundMessage.attempts < MAX_ATTEMPTS)
+            .where(
+                OutboundMessage.sent_at.is_(None),
+                OutboundMessage.attempts < MAX_ATTEMPTS,
+                or_(
+                    OutboundMessage.next_attempt_at.is_(None),
+                    OutboundMessage.next_attempt_at <= func.now(),
+                ),
+            )
             .order_by(OutboundMessage.id)
             .limit(batch)
             .with_for_update(skip_locked=True)
@@ -123,4 +136,5 @@ async def deliver_pending(
                 log.warning("message delivery failed", extra={"message_id": str(message.id)})
                 message.attempts += 1
                 message.last_error = repr(exc)[:2000]
+                message.next_attempt_at = utc_now() + backoff(message.attempts)
         return len(messages)

@@ -6,6 +6,7 @@ from mindspace.journal.service.analysis import (
     entries_to_analyse,
     get_analysis,
     retract_analysis,
+    sentiment_between,
 )
 from mindspace.journal.service.custom_prompts import (
     create_prompt,
@@ -46,6 +47,7 @@ __all__ = [
     "list_prompts",
     "local_day",
     "retract_analysis",
+    "sentiment_between",
     "update_entry",
     "update_prompt",
 ]

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
+from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +25,7 @@ from mindspace.journal.sanitize import html_to_text
 from mindspace.journal.schemas import EntryAnalysis, Sentiment
 from mindspace.platform.clock import utc_now
 from mindspace.platform.crypto import Vault
-from mindspace.platform.db import Database
+from mindspace.platform.db import Database, ReadConnection, driver_sql
 from mindspace.platform.security import Principal
 
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
@@ -117,3 +118,24 @@ async def entries_to_analyse(session: AsyncSession, principal: Principal) -> lis
         .order_by(JournalEntry.id)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+_SENTIMENT_SQL = driver_sql(
+    select(JournalEntry.written_at, JournalEntryAnalysis.compound)
+    .join(JournalEntry, JournalEntry.id == JournalEntryAnalysis.entry_id)
+    .where(
+        JournalEntry.owner_id == bindparam("owner_id"),
+        JournalEntry.written_at >= bindparam("since"),
+        JournalEntry.written_at < bindparam("until"),
+    )
+    .order_by(JournalEntry.written_at)
+)
+
+
+async def sentiment_between(
+    reader: ReadConnection, principal: Principal, *, since: datetime, until: datetime
+) -> list[tuple[datetime, float]]:
+    """(written_at, VADER compound) of my analysed entries in [since, until): numbers only,
+    and none at all unless I allow analysis (withdrawing it deletes the scores)."""
+    rows = await reader.fetch(_SENTIMENT_SQL, principal.user_id, since, until)
+    return [(row["written_at"], row["compound"]) for row in rows]

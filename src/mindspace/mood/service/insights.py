@@ -4,16 +4,19 @@ connection, then one pass in Python off the event loop (see mood.insights)."""
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
+from mindspace.journal import service as journal
 from mindspace.mood import days, insights, repository
 from mindspace.mood.errors import InvalidMoodInput
 from mindspace.mood.insights import Frame, Sample
 from mindspace.mood.schemas import (
     Granularity,
     Insights,
+    JournalSentimentDay,
     Streak,
     Trend,
     YearInPixels,
@@ -88,7 +91,25 @@ async def get_insights(
     samples = await _samples(reader, principal, frame)
     streak = await _streak(reader, principal, rule)
     names = await _names(reader, principal)
-    return await asyncio.to_thread(insights.insights, samples, frame, streak=streak, names=names)
+    sentiment = await _journal_sentiment(reader, principal, frame)
+    result = await asyncio.to_thread(insights.insights, samples, frame, streak=streak, names=names)
+    return result.model_copy(update={"journal_sentiment": sentiment})
+
+
+async def _journal_sentiment(
+    reader: ReadConnection, principal: Principal, frame: Frame
+) -> list[JournalSentimentDay]:
+    since = days.day_start(frame.start, frame.zone, frame.boundary_hour)
+    until = days.day_start(frame.end + days.ONE_DAY, frame.zone, frame.boundary_hour)
+    by_day: dict[date, list[float]] = defaultdict(list)
+    for written_at, compound in await journal.sentiment_between(
+        reader, principal, since=since, until=until
+    ):
+        by_day[days.local_day(written_at, frame.zone, frame.boundary_hour)].append(compound)
+    return [
+        JournalSentimentDay(day=day, mean_compound=round(sum(v) / len(v), 3), entries=len(v))
+        for day, v in sorted(by_day.items())
+    ]
 
 
 async def get_streak(reader: ReadConnection, principal: Principal) -> Streak:
