@@ -39,6 +39,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mindspace.notifications import jobs as notification_jobs
+from mindspace.notifications.channels import LiveChannel
 from mindspace.platform import jobs
 from mindspace.platform.config import Settings
 from mindspace.platform.db import Database
@@ -369,7 +370,7 @@ class Background:
     email: Provider
     sms: Provider
     push: WebPush | None = None
-    live: LiveRecorder | None = None
+    live: LiveChannel | None = None  # a LiveRecorder, or the real Realtime
 
     def context(self) -> dict[str, Any]:
         providers = {Channel.email: self.email, Channel.sms: self.sms}
