@@ -45,10 +45,10 @@ async def test_a_full_check_in_round_trips(
     fetched = await client.get(f"{CHECKINS}/{created['id']}", headers=user.headers)
     assert fetched.status_code == 200
     assert fetched.json() == created
-    # The note is stored sealed (today: plain behind the format marker; see mood.notes).
+    # The note is stored sealed with the person's data key (see test_note_encryption).
     async with owner_engine.connect() as conn:
         stored = await conn.scalar(text("SELECT note FROM mood_checkin"))
-    assert stored == b"\x00" + FULL["note"].encode()  # type: ignore[attr-defined]
+    assert FULL["note"].encode() not in stored  # type: ignore[attr-defined]
 
 
 async def test_a_quick_check_in_is_only_a_score(client: httpx.AsyncClient, user: Person) -> None:

@@ -33,7 +33,7 @@ from mindspace.mood.schemas import (
 )
 from mindspace.platform.errors import Unauthenticated, problem_responses
 from mindspace.platform.pagination import InvalidCursor, Page, Paging
-from mindspace.platform.web import CurrentPrincipal, UserReader, UserSession
+from mindspace.platform.web import CurrentPrincipal, KeyVault, UserReader, UserSession
 
 router = APIRouter(prefix="/mood", tags=["mood"])
 
@@ -71,9 +71,9 @@ async def list_checkins(
 
 @router.get("/checkins/{checkin_id}", responses=problem_responses(Unauthenticated, CheckinNotFound))
 async def get_checkin(
-    checkin_id: CheckinId, reader: UserReader, principal: CurrentPrincipal
+    checkin_id: CheckinId, reader: UserReader, principal: CurrentPrincipal, vault: KeyVault
 ) -> Checkin:
-    return await service.get_checkin(reader, principal, checkin_id=checkin_id)
+    return await service.get_checkin(reader, principal, vault, checkin_id=checkin_id)
 
 
 @router.patch(

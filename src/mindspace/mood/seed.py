@@ -12,7 +12,9 @@ from mindspace.mood import repository
 from mindspace.mood.models import MoodCheckin
 from mindspace.mood.notes import seal_note
 from mindspace.mood.schemas import BuiltinActivity, Emotion, Mood
+from mindspace.platform import crypto
 from mindspace.platform.clock import utc_now
+from mindspace.platform.crypto import DataKey
 from mindspace.platform.db import Database, DbScope
 from mindspace.platform.ids import new_id
 from mindspace.platform.security import Principal
@@ -37,11 +39,12 @@ async def seed(db: Database) -> list[str]:
     principal = Principal(user_id=owner)
     async with db.session(principal) as session:
         if not await repository.has_checkins(session, principal):
-            session.add_all(_demo_checkins(owner))
+            key = await crypto.vault_for(session).data_key(session, owner)
+            session.add_all(_demo_checkins(owner, key))
     return [f"  mood    {DEMO_DAYS} days of demo check-ins for {DEMO_MEMBER_EMAIL}"]
 
 
-def _demo_checkins(owner: uuid.UUID) -> list[MoodCheckin]:
+def _demo_checkins(owner: uuid.UUID, key: DataKey) -> list[MoodCheckin]:
     rng = random.Random(2026)  # noqa: S311 - demo content, not a secret
     now = utc_now().replace(minute=0, second=0, microsecond=0)
     rows = []
@@ -59,9 +62,10 @@ def _demo_checkins(owner: uuid.UUID) -> list[MoodCheckin]:
             ],
             2,
         )
+        checkin_id = new_id()
         rows.append(
             MoodCheckin(
-                id=new_id(),
+                id=checkin_id,
                 owner_id=owner,
                 mood=mood.value,
                 score=score,
@@ -70,7 +74,7 @@ def _demo_checkins(owner: uuid.UUID) -> list[MoodCheckin]:
                 sleep_hours=rng.choice((6.0, 6.5, 7.0, 7.5, 8.0)),
                 activities=[a.value for a in activities],
                 triggers=[] if score >= 5 else ["deadline"],
-                note=seal_note(owner, "A steadier day.") if score >= 7 else None,
+                note=seal_note(key, checkin_id, "A steadier day.") if score >= 7 else None,
                 logged_at=now - timedelta(days=days_ago, hours=rng.randint(0, 10)),
             )
         )

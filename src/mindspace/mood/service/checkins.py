@@ -15,7 +15,9 @@ from mindspace.mood.errors import CheckinNotFound, InvalidMoodInput
 from mindspace.mood.notes import open_note, seal_note
 from mindspace.mood.schemas import Checkin, CheckinCreate, CheckinUpdate
 from mindspace.mood.service._profile import day_rule_in
+from mindspace.platform import crypto
 from mindspace.platform.clock import utc_now
+from mindspace.platform.crypto import DataKey, Vault
 from mindspace.platform.db import ReadConnection
 from mindspace.platform.ids import new_id
 from mindspace.platform.pagination import Page, PageParams, page
@@ -26,7 +28,8 @@ CLOCK_SKEW = timedelta(minutes=2)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def to_checkin(row: Mapping[Any, Any]) -> Checkin:
+def to_checkin(row: Mapping[Any, Any], key: DataKey | None) -> Checkin:
+    """`key`: the owner's data key, needed only when the row has a note."""
     note = row["note"]
     sleep = row["sleep_hours"]
     return Checkin(
@@ -39,7 +42,7 @@ def to_checkin(row: Mapping[Any, Any]) -> Checkin:
         activities=row["activities"],
         custom_activities=row["custom_activity_ids"],
         triggers=row["triggers"],
-        note=open_note(row["owner_id"], note) if note is not None else None,
+        note=open_note(key, row["id"], note) if note is not None else None,
         logged_at=row["logged_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
@@ -70,8 +73,19 @@ async def _check_own_activities(
             )
 
 
-def _columns(values: Mapping[str, Any], owner_id: uuid.UUID) -> dict[str, Any]:
-    """Schema field names and values to column values; unset fields are absent."""
+async def _writing_key(session: AsyncSession, principal: Principal) -> DataKey:
+    return await crypto.vault_for(session).data_key(session, principal.user_id)
+
+
+async def reading_key(session: AsyncSession, principal: Principal) -> DataKey | None:
+    return await crypto.vault_for(session).find_data_key(session, principal.user_id)
+
+
+def _columns(
+    values: Mapping[str, Any], key: DataKey | None, checkin_id: uuid.UUID
+) -> dict[str, Any]:
+    """Schema field names and values to column values; unset fields are absent. `key` seals
+    the note, so it must be given whenever the values carry one."""
     out = dict(values)
     if "custom_activities" in out:
         out["custom_activity_ids"] = out.pop("custom_activities") or []
@@ -80,7 +94,7 @@ def _columns(values: Mapping[str, Any], owner_id: uuid.UUID) -> dict[str, Any]:
             out[field] = []
     if "note" in out:
         note = out["note"]
-        out["note"] = seal_note(owner_id, note) if note else None
+        out["note"] = seal_note(key, checkin_id, note) if note and key else None
     return out
 
 
@@ -91,20 +105,23 @@ async def create_checkin(
     _check_logged_at(logged_at)
     await _check_own_activities(session, principal, checkin.custom_activities or [])
     fields = {f: getattr(checkin, f) for f in CheckinCreate.model_fields if f != "logged_at"}
-    values = _columns(fields, principal.user_id)
+    checkin_id = new_id()
+    key = await _writing_key(session, principal) if checkin.note else None
+    values = _columns(fields, key, checkin_id)
     row = await repository.insert_checkin(
-        session, principal, {"id": new_id(), "logged_at": logged_at, **values}
+        session, principal, {"id": checkin_id, "logged_at": logged_at, **values}
     )
-    return to_checkin(row)
+    return to_checkin(row, key)
 
 
 async def get_checkin(
-    reader: ReadConnection, principal: Principal, *, checkin_id: uuid.UUID
+    reader: ReadConnection, principal: Principal, vault: Vault, *, checkin_id: uuid.UUID
 ) -> Checkin:
     row = await repository.read_checkin(reader, principal, checkin_id)
     if row is None:
         raise CheckinNotFound()
-    return to_checkin(row)
+    key = await vault.read_data_key(reader, principal.user_id) if row["note"] else None
+    return to_checkin(row, key)
 
 
 async def list_checkins(
@@ -124,7 +141,8 @@ async def list_checkins(
         since = day_start(start, rule.zone, rule.boundary_hour) if start else None
         until = day_start(end + ONE_DAY, rule.zone, rule.boundary_hour) if end else None
     rows = await repository.list_checkins(session, principal, params, since=since, until=until)
-    items = [to_checkin(r._mapping) for r in rows]
+    key = await reading_key(session, principal) if any(r.note for r in rows) else None
+    items = [to_checkin(r._mapping, key) for r in rows]
     return page(items, params, key=lambda c: (c.logged_at, c.id))
 
 
@@ -140,15 +158,17 @@ async def update_checkin(
     if "logged_at" in values:
         _check_logged_at(values["logged_at"])
     await _check_own_activities(session, principal, values.get("custom_activities") or [])
+    # A new note needs the key made if it is not yet; an untouched one only needs opening.
+    key = await (_writing_key if values.get("note") else reading_key)(session, principal)
     row = await repository.update_checkin(
         session,
         principal,
         checkin_id,
-        {"updated_at": utc_now(), **_columns(values, principal.user_id)},
+        {"updated_at": utc_now(), **_columns(values, key, checkin_id)},
     )
     if row is None:
         raise CheckinNotFound()
-    return to_checkin(row)
+    return to_checkin(row, key)
 
 
 async def delete_checkin(

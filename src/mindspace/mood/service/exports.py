@@ -16,7 +16,7 @@ from mindspace.mood.days import local_day
 from mindspace.mood.schemas import Checkin, CustomActivity
 from mindspace.mood.service._profile import DayRule, day_rule_in
 from mindspace.mood.service.activities import BUILTIN
-from mindspace.mood.service.checkins import to_checkin
+from mindspace.mood.service.checkins import reading_key, to_checkin
 from mindspace.platform.security import Principal
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -74,7 +74,10 @@ def write_csv(checkins: Sequence[Checkin], rule: DayRule, names: Mapping[str, st
 async def _everything(
     session: AsyncSession, principal: Principal
 ) -> tuple[list[Checkin], dict[str, str]]:
-    checkins = [to_checkin(r._mapping) for r in await repository.all_checkins(session, principal)]
+    key = await reading_key(session, principal)
+    checkins = [
+        to_checkin(r._mapping, key) for r in await repository.all_checkins(session, principal)
+    ]
     names = {b.key.value: b.name for b in BUILTIN}
     for row in await repository.list_activities(session, principal):
         names[str(row.id)] = row.name
@@ -90,8 +93,9 @@ async def export_csv(session: AsyncSession, principal: Principal) -> str:
 
 async def export_mood(session: AsyncSession, principal: Principal) -> dict[str, Any]:
     """Mood's part of "export all my data"."""
+    key = await reading_key(session, principal)
     checkins = [
-        to_checkin(r._mapping).model_dump(mode="json")
+        to_checkin(r._mapping, key).model_dump(mode="json")
         for r in await repository.all_checkins(session, principal)
     ]
     activities = [
