@@ -26,7 +26,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from mindspace.app import build_jobs, create_app
+from mindspace.app import build_event_bus, build_jobs, build_worker_context, create_app
 from mindspace.identity import passwords
 from mindspace.identity.models import AuthSession, UserAccount
 from mindspace.identity.tokens import TokenService
@@ -35,6 +35,7 @@ from mindspace.platform.config import Environment, Settings
 from mindspace.platform.db import Database, DbScope
 from mindspace.platform.ids import new_id
 from mindspace.platform.migrate import upgrade
+from mindspace.platform.relay import relay_once
 from mindspace.platform.security import Principal, Role
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,6 +139,21 @@ async def job_app(app: FastAPI) -> AsyncIterator[procrastinate.App]:
     application = build_jobs(app.state.db)
     async with application.open_async():
         yield application
+
+
+async def run_jobs(job_app: procrastinate.App, db: Database, settings: Settings) -> None:
+    """Runs every queued job once, with the context a real worker gives them."""
+    await job_app.run_worker_async(
+        wait=False,
+        install_signal_handlers=False,
+        additional_context=build_worker_context(db, settings),
+    )
+
+
+async def run_background(job_app: procrastinate.App, db: Database, settings: Settings) -> None:
+    """One pass of what `mindspace worker` does: relay the events, then run the queued jobs."""
+    await relay_once(db, build_event_bus(job_app))
+    await run_jobs(job_app, db, settings)
 
 
 @pytest_asyncio.fixture(scope="session")

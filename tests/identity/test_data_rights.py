@@ -14,32 +14,17 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 
-from mindspace.app import DOMAINS, build_event_bus, build_storage
+from mindspace.app import build_storage
 from mindspace.identity.models import DataExport, UserAccount
 from mindspace.identity.service import data_rights
-from mindspace.platform import jobs
 from mindspace.platform.audit import AuditRecord
 from mindspace.platform.clock import utc_now
 from mindspace.platform.config import Settings
 from mindspace.platform.db import Database, DbScope
 from mindspace.platform.messaging import OutboundMessage
-from mindspace.platform.relay import relay_once
-from tests.conftest import Person, assert_problem
+from tests.conftest import Person, assert_problem, run_background
 
 EXPORTS = "/api/v1/users/me/exports"
-
-
-async def _run_background(job_app: procrastinate.App, db: Database, settings: Settings) -> None:
-    """One pass of what `mindspace worker` does: relay events, then run the queued jobs."""
-    await relay_once(db, build_event_bus(job_app))
-    exporters = {d.name: d.export for d in DOMAINS if d.export is not None}
-    await job_app.run_worker_async(
-        wait=False,
-        install_signal_handlers=False,
-        additional_context=jobs.worker_context(
-            db, storage=build_storage(settings), settings=settings, exporters=exporters
-        ),
-    )
 
 
 async def _step_up(client: httpx.AsyncClient, person: Person) -> None:
@@ -77,7 +62,7 @@ async def test_an_export_is_built_in_my_scope_and_downloads_once(
     assert export["status"] == "pending"
     assert export["id"].startswith("exp_")
 
-    await _run_background(job_app, db, settings)
+    await run_background(job_app, db, settings)
 
     status = await client.get(f"{EXPORTS}/{export['id']}", headers=user.headers)
     assert status.json()["status"] == "ready"
@@ -113,7 +98,7 @@ async def test_an_expired_or_wrong_link_is_refused(
 ) -> None:
     await _step_up(client, user)
     await client.post(EXPORTS, headers=user.headers)
-    await _run_background(job_app, db, settings)
+    await run_background(job_app, db, settings)
     link = await _download_link(db)
     wrong = re.sub(r"token=\S+", "token=" + "x" * 43, link)
     assert_problem(await client.get(wrong, headers=user.headers), 410)

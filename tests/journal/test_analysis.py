@@ -10,43 +10,17 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mindspace.app import DOMAINS, build_event_bus, build_storage
+from mindspace.app import build_event_bus
 from mindspace.journal.analysis import analyse, emotions
-from mindspace.platform import jobs
 from mindspace.platform.config import Settings
 from mindspace.platform.db import Database
 from mindspace.platform.relay import relay_once
-from tests.conftest import Person, assert_problem
+from tests.conftest import Person, assert_problem, run_background, run_jobs
 from tests.journal.conftest import ENTRIES, write_entry
 
 PREFERENCES = "/api/v1/users/me/preferences"
 SAD_ENTRY = "<p>I feel so lonely tonight, miserable and tearful about Bartholomew.</p>"
 ENTRY_WORDS = ("lonely", "tonight", "miserable", "tearful", "bartholomew")
-
-
-async def _run_background(
-    job_app: procrastinate.App, db: Database, app: FastAPI, settings: Settings
-) -> None:
-    """One pass of what `mindspace worker` does: relay events, then run the queued jobs."""
-    await relay_once(db, build_event_bus(job_app))
-    await _run_jobs(job_app, db, app, settings)
-
-
-async def _run_jobs(
-    job_app: procrastinate.App, db: Database, app: FastAPI, settings: Settings
-) -> None:
-    exporters = {d.name: d.export for d in DOMAINS if d.export is not None}
-    await job_app.run_worker_async(
-        wait=False,
-        install_signal_handlers=False,
-        additional_context=jobs.worker_context(
-            db,
-            storage=build_storage(settings),
-            settings=settings,
-            exporters=exporters,
-            vault=app.state.vault,
-        ),
-    )
 
 
 async def _allow(client: httpx.AsyncClient, person: Person, allowed: bool) -> None:
@@ -124,7 +98,7 @@ async def test_nothing_is_analysed_without_permission(
     owner_engine: AsyncEngine,
 ) -> None:
     entry = await write_entry(client, user, body=SAD_ENTRY)
-    await _run_background(job_app, db, app, settings)
+    await run_background(job_app, db, settings)
     assert await _stored(owner_engine, user) == []
     response = await client.get(_analysis_url(entry), headers=user.headers)
     assert_problem(response, 404, "journal-analysis-not-found")
@@ -143,7 +117,7 @@ async def test_an_allowed_analysis_stores_numbers_only_and_goes_when_withdrawn(
 ) -> None:
     await _allow(client, user, True)
     entry = await write_entry(client, user, title="Tonight", body=SAD_ENTRY)
-    await _run_background(job_app, db, app, settings)
+    await run_background(job_app, db, settings)
 
     response = await client.get(_analysis_url(entry), headers=user.headers)
     assert response.status_code == 200, response.text
@@ -161,7 +135,7 @@ async def test_an_allowed_analysis_stores_numbers_only_and_goes_when_withdrawn(
     assert_problem(await client.get(_analysis_url(entry), headers=other_user.headers), 404)
 
     await _allow(client, user, False)
-    await _run_background(job_app, db, app, settings)
+    await run_background(job_app, db, settings)
     assert await _stored(owner_engine, user) == []
     assert_problem(await client.get(_analysis_url(entry), headers=user.headers), 404)
 
@@ -177,14 +151,14 @@ async def test_an_edit_is_analysed_again(
 ) -> None:
     await _allow(client, user, True)
     entry = await write_entry(client, user, body=SAD_ENTRY)
-    await _run_background(job_app, db, app, settings)
+    await run_background(job_app, db, settings)
     before = (await client.get(_analysis_url(entry), headers=user.headers)).json()
     await client.patch(
         f"{ENTRIES}/{entry['id']}",
         json={"body": "<p>A wonderful, calm and happy day.</p>"},
         headers=user.headers,
     )
-    await _run_background(job_app, db, app, settings)
+    await run_background(job_app, db, settings)
     after = (await client.get(_analysis_url(entry), headers=user.headers)).json()
     assert before["sentiment"]["compound"] < 0 < after["sentiment"]["compound"]
 
@@ -203,9 +177,9 @@ async def test_a_job_that_runs_after_the_permission_was_withdrawn_stores_nothing
     await write_entry(client, user, body=SAD_ENTRY)
     await relay_once(db, build_event_bus(job_app))  # the job is queued...
     await _allow(client, user, False)  # ...then the person changes their mind
-    await _run_jobs(job_app, db, app, settings)
+    await run_jobs(job_app, db, settings)
     assert await _stored(owner_engine, user) == []
-    await _run_background(job_app, db, app, settings)
+    await run_background(job_app, db, settings)
     assert await _stored(owner_engine, user) == []
 
 
@@ -221,7 +195,7 @@ async def test_allowing_analysis_later_analyses_earlier_entries(
     first = await write_entry(client, user, body=SAD_ENTRY)
     second = await write_entry(client, user, body="<p>Calm and grateful.</p>")
     await _allow(client, user, True)
-    await _run_background(job_app, db, app, settings)
+    await run_background(job_app, db, settings)
     for entry in (first, second):
         response = await client.get(_analysis_url(entry), headers=user.headers)
         assert response.status_code == 200, response.text

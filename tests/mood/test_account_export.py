@@ -12,11 +12,10 @@ import pytest
 
 from mindspace.platform.config import Settings
 from mindspace.platform.db import Database
-from tests.conftest import Person
+from tests.conftest import Person, run_background
 from tests.identity.test_data_rights import (  # the export flow's own helpers
     EXPORTS,
     _download_link,
-    _run_background,
     _step_up,
 )
 from tests.mood.conftest import post_checkin
@@ -35,7 +34,7 @@ async def test_the_archive_holds_my_check_ins_and_no_one_elses(
     await post_checkin(client, other_user, score=2, note="someone else's words")
     await _step_up(client, user)
     assert (await client.post(EXPORTS, headers=user.headers)).status_code == 202
-    await _run_background(job_app, db, settings)
+    await run_background(job_app, db, settings)
     archive = await client.get(await _download_link(db), headers=user.headers)
     with zipfile.ZipFile(io.BytesIO(archive.content)) as zipped:
         mood = json.loads(zipped.read("mood.json"))

@@ -12,9 +12,9 @@ from fastapi import FastAPI
 
 from mindspace.platform.config import Settings
 from mindspace.platform.db import Database
-from tests.conftest import Person
+from tests.conftest import Person, run_background
 from tests.journal.conftest import write_entry
-from tests.journal.test_analysis import SAD_ENTRY, _allow, _run_background
+from tests.journal.test_analysis import SAD_ENTRY, _allow
 from tests.mood.conftest import post_checkin
 
 pytestmark = pytest.mark.asyncio
@@ -35,7 +35,7 @@ async def test_insights_show_my_journal_sentiment_only_when_i_allow_analysis(
         await post_checkin(client, person, score=3)
         await write_entry(client, person, body=SAD_ENTRY, written_at=yesterday)
     await _allow(client, user, True)
-    await _run_background(job_app, db, app, settings)
+    await run_background(job_app, db, settings)
 
     mine = (await client.get(INSIGHTS, headers=user.headers)).json()
     (day,) = mine["journal_sentiment"]
@@ -48,6 +48,6 @@ async def test_insights_show_my_journal_sentiment_only_when_i_allow_analysis(
     assert theirs["journal_sentiment"] == []  # never allowed: never analysed
 
     await _allow(client, user, False)
-    await _run_background(job_app, db, app, settings)
+    await run_background(job_app, db, settings)
     withdrawn = (await client.get(INSIGHTS, headers=user.headers)).json()
     assert withdrawn["journal_sentiment"] == []
