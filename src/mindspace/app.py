@@ -106,8 +106,12 @@ def build_event_bus(job_app: procrastinate.App, nats: NatsPublisher | None = Non
 
 
 def build_vault(db: Database, settings: Settings) -> crypto.Vault:
-    vault = crypto.Vault(crypto.MasterKeys.from_settings(settings))
-    crypto.attach_vault(db, vault)  # for the data-export hooks, which are handed a session only
+    """The database's vault: the one already attached (the API's, when `serve` runs the worker
+    in-process), else a new one, attached for the data-export hooks, which get a session only."""
+    vault = crypto.attached_vault(db)
+    if vault is None:
+        vault = crypto.Vault(crypto.MasterKeys.from_settings(settings))
+        crypto.attach_vault(db, vault)
     return vault
 
 

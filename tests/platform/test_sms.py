@@ -12,7 +12,7 @@ from urllib.parse import parse_qs
 
 import pytest
 import uvicorn
-from sqlalchemy import select
+from sqlalchemy import select, update
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -150,6 +150,10 @@ async def test_a_twilio_error_leaves_the_text_for_a_retry(
         assert "20500" in (message.last_error or "")  # Twilio's own code, for whoever looks
 
         twilio.status = 201
+        await deliver_pending(db, {Channel.sms: sms})  # backing off: not tried again yet
+        assert len(twilio.seen) == 1
+        async with db.session(None, scope=DbScope.system) as session:
+            await session.execute(update(OutboundMessage).values(next_attempt_at=None))
         await deliver_pending(db, {Channel.sms: sms})
     finally:
         await sms.aclose()

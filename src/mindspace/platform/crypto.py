@@ -282,6 +282,10 @@ def attach_vault(db: Database, vault: Vault) -> None:
     _vaults[db.engine] = vault
 
 
+def attached_vault(db: Database) -> Vault | None:
+    return _vaults.get(db.engine)
+
+
 def vault_for(session: AsyncSession) -> Vault:
     """The vault attached to the database `session` belongs to."""
     vault = _vaults.get(session.bind) if isinstance(session.bind, AsyncEngine) else None
