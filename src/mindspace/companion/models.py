@@ -54,8 +54,10 @@ class Conversation(IdMixin, OwnedMixin, TimestampMixin, Base):
     persona: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(10), server_default=ConversationStatus.active.value)
     safety_state: Mapped[str] = mapped_column(String(20), server_default=SafetyState.normal.value)
-    # The highest risk level assessed so far: sticky context for the next assessment.
+    # The highest risk level assessed since `context_since`: sticky context for the gate.
+    # An explicit step-down (the person is safe, a reviewer cleared it) starts it afresh.
     session_level: Mapped[str] = mapped_column(String(20), server_default=RiskLevel.normal.value)
+    context_since: Mapped[datetime | None]
     last_high_risk_at: Mapped[datetime | None]
     disclosed_at: Mapped[datetime]
     last_message_at: Mapped[datetime]

@@ -88,6 +88,13 @@ _TRIGGERS = {
     RiskLevel.elevated_concern: Trigger.assessed_elevated,
     RiskLevel.high_risk: Trigger.assessed_high,
 }
+_RANK = {state: rank for rank, state in enumerate(SafetyState)}
+_LEVEL_OF = {
+    SafetyState.normal: RiskLevel.normal,
+    SafetyState.elevated_concern: RiskLevel.elevated_concern,
+    SafetyState.high_risk: RiskLevel.high_risk,
+    SafetyState.safety_mode: RiskLevel.high_risk,
+}
 # What a model must never say, whatever the person's level: the reply is withheld.
 _UNSAFE_IN_A_REPLY = frozenset({Signal.plan_or_method, Signal.means_question})
 
@@ -338,6 +345,10 @@ def _record_transition(
     if not transition.changed:
         return
     conversation.safety_state = transition.after.value
+    if _RANK[transition.after] < _RANK[transition.before]:
+        # Stepped down by an explicit rule: the gate's sticky session starts again here.
+        conversation.session_level = _LEVEL_OF[transition.after].value
+        conversation.context_since = utc_now()
     session.add(
         SafetyTransition(
             owner_id=conversation.owner_id,
@@ -467,29 +478,43 @@ async def send_message(
             session, principal, conversation_id, limit=CONTEXT_MESSAGES
         )
     ]
-    earlier = [m.content for m in recent if m.author is Author.person]
+    since = conversation.context_since
+    earlier = [
+        m.content
+        for m in recent
+        if m.author is Author.person and (since is None or m.created_at > since)
+    ]
     session_level = RiskLevel(conversation.session_level)
     # The gate, first and always.
     assessment = await safety.assess_off_loop(
         text, AssessmentContext(previous=earlier, session_level=session_level)
     )
     before = SafetyState(conversation.safety_state)
-    crisis_path = assessment.level is RiskLevel.high_risk or not uses_models(before)
-    if not crisis_path:
+    in_crisis = not uses_models(before)
+    if not (assessment.level is RiskLevel.high_risk or in_crisis):
         await _within_limits(session, principal, limits)
+    # The gate's level is sticky, so in a crisis state every message assesses high; only a
+    # message with high-risk words of its own is a new crisis (another alert, safety mode).
+    own_level = max(
+        (e.level for e in assessment.evidence), key=lambda lv: lv.rank, default=RiskLevel.normal
+    )
+    crisis_now = assessment.level is RiskLevel.high_risk and (
+        not in_crisis or own_level is RiskLevel.high_risk
+    )
+    trigger_level = assessment.level if crisis_now or not in_crisis else own_level
 
     now = utc_now()
     writer = _Writer(key, conversation, now)
     said = writer.add(session, author=Author.person, kind=MessageKind.text, content=text)
     transition = next_state(
         before,
-        _TRIGGERS[assessment.level],
+        _TRIGGERS[trigger_level],
         now=now,
         last_high_risk_at=conversation.last_high_risk_at,
     )
     _record_transition(session, conversation, transition, actor=principal, message_id=said.id)
     conversation.session_level = session_level.at_least(assessment.level).value
-    if assessment.level is RiskLevel.high_risk:
+    if crisis_now:
         conversation.last_high_risk_at = now
 
     streamed: list[tuple[Message, str, Sequence[str]]] = []
@@ -501,11 +526,11 @@ async def send_message(
         streamed.append((shown, DISCLOSURE, replies.pieces(DISCLOSURE)))
 
     support: CrisisSupport | None = None
-    if assessment.level is RiskLevel.high_risk or not uses_models(transition.after):
+    if crisis_now or not uses_models(transition.after):
         me = await identity.load_me(session, principal)
         resources = safety.crisis_resources(me.country)
         support = CrisisSupport(resources=resources)
-    if support is not None and assessment.level is RiskLevel.high_risk:
+    if support is not None and crisis_now:
         content = replies.crisis_response(support.resources)
         reply = writer.add(
             session,
@@ -525,7 +550,7 @@ async def send_message(
             source_type="companion_conversation",
             source_id=conversation.id,
         )
-        if before is not SafetyState.high_risk and before is not SafetyState.safety_mode:
+        if not in_crisis:
             notifications.notify(
                 session,
                 user_id=principal.user_id,
@@ -611,22 +636,26 @@ async def broadcast(realtime: Realtime, conversation_id: uuid.UUID, turn: Turn) 
     """The turn to the conversation's Socket.IO room, in the same events as the SSE stream.
     Called once the turn is committed, so nobody sees a reply that was not stored."""
     room = room_name(ROOM_KIND, conversation_id)
-    for event, data in stream_events(turn):
-        await realtime.emit_to_room(room, event, data)
+    try:
+        for event, data in stream_events(turn):
+            await realtime.emit_to_room(room, event, data)
+    except Exception as exc:  # the turn is stored and was answered; a live copy is a bonus
+        log.warning("companion turn not broadcast", extra={"error": repr(exc)})
 
 
 def stream_events(turn: Turn) -> list[tuple[str, dict[str, Any]]]:
-    """`message` (what the person sent), then per reply `reply.started`, its `reply.chunk`s
-    and `reply.completed`, and last `turn.completed` with the whole turn."""
+    """`companion.message` (what the person sent), then per reply `companion.reply.started`,
+    its `companion.reply.chunk`s and `companion.reply.completed`, and last
+    `companion.turn.completed` with the whole turn."""
     events: list[tuple[str, dict[str, Any]]] = [
-        ("message", turn.out.message.model_dump(mode="json"))
+        ("companion.message", turn.out.message.model_dump(mode="json"))
     ]
     for message, chunks in turn.chunks:
         ref = encode("cmsg", message.id)
-        events.append(("reply.started", {"message": ref, "kind": message.kind.value}))
-        events += [("reply.chunk", {"message": ref, "text": chunk}) for chunk in chunks]
-        events.append(("reply.completed", message.model_dump(mode="json")))
-    events.append(("turn.completed", turn.out.model_dump(mode="json")))
+        events.append(("companion.reply.started", {"message": ref, "kind": message.kind.value}))
+        events += [("companion.reply.chunk", {"message": ref, "text": chunk}) for chunk in chunks]
+        events.append(("companion.reply.completed", message.model_dump(mode="json")))
+    events.append(("companion.turn.completed", turn.out.model_dump(mode="json")))
     return events
 
 

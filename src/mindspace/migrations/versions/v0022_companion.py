@@ -70,6 +70,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(10), server_default="active", nullable=False),
         sa.Column("safety_state", sa.String(20), server_default="normal", nullable=False),
         sa.Column("session_level", sa.String(20), server_default="normal", nullable=False),
+        sa.Column("context_since", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_high_risk_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("disclosed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_message_at", sa.DateTime(timezone=True), nullable=False),
