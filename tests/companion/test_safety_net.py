@@ -73,7 +73,8 @@ async def test_a_crisis_gets_the_safe_response_local_lines_and_an_alert(
     assert "116 123" in content  # Samaritans
     assert "85258" in content  # Shout
     assert "999" in content
-    assert "grounding" in content and "safety plan" in content
+    assert "grounding" in content
+    assert "safety plan" in content
     assert not NEVER_IN_A_CRISIS_REPLY.search(content)
     support = turn["crisis"]
     assert support["resources"] == crisis_resources("GB").model_dump(mode="json")
