@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mindspace.companion.prompts import DISCLOSURE
-from tests.companion.conftest import BASE, count, send, start
+from tests.companion.conftest import BASE, CRISIS_TEXT, count, send, start
 from tests.conftest import Person, assert_problem
 
 pytestmark = pytest.mark.asyncio
@@ -150,6 +150,10 @@ async def test_an_ended_conversation_takes_no_more_messages(
     refused = await client.post(f"{url}/messages", json={"text": "hi"}, headers=user.headers)
     assert_problem(refused, 409, "companion-conversation-ended")
     assert await count(owner_engine, "companion_message") == 1
+    # Except for a crisis: that is always answered.
+    crisis = await send(client, user, conversation, CRISIS_TEXT)
+    assert crisis["replies"][0]["kind"] == "crisis"
+    assert crisis["conversation"]["status"] == "ended"
 
 
 async def test_deleting_takes_the_messages_and_transitions_with_it(

@@ -122,7 +122,8 @@ async def list_personas(
 
 
 def _conversation_out(row: Any) -> ConversationOut:
-    return ConversationOut.model_validate(row._mapping if hasattr(row, "_mapping") else row)
+    """From an ORM object or a Core row alike: both carry the columns as attributes."""
+    return ConversationOut.model_validate(row)
 
 
 def _message_out(key: DataKey, row: Mapping[Any, Any]) -> MessageOut:
@@ -453,9 +454,8 @@ def _vetted(text: str, person_level: RiskLevel) -> bool:
     """Whether a model's reply may be sent: no method or means, and no more risk in it than
     in what the person wrote."""
     verdict = safety.assess(text)
-    return not (set(verdict.signals) & _UNSAFE_IN_A_REPLY) and verdict.level.rank <= max(
-        person_level.rank, RiskLevel.normal.rank
-    )
+    unsafe = set(verdict.signals) & _UNSAFE_IN_A_REPLY
+    return not unsafe and verdict.level.rank <= person_level.rank
 
 
 async def send_message(
@@ -469,8 +469,6 @@ async def send_message(
     text: str,
 ) -> Turn:
     conversation = await _locked(session, principal, conversation_id)
-    if conversation.status == ConversationStatus.ended:
-        raise ConversationEnded("Start a new conversation to keep talking.")
     key = await vault.data_key(session, principal.user_id)
     recent = [
         _message_out(key, r._mapping)
@@ -491,7 +489,10 @@ async def send_message(
     )
     before = SafetyState(conversation.safety_state)
     in_crisis = not uses_models(before)
+    # The crisis path: nothing may refuse it, not even a conversation that has ended.
     if not (assessment.level is RiskLevel.high_risk or in_crisis):
+        if conversation.status == ConversationStatus.ended:
+            raise ConversationEnded("Start a new conversation to keep talking.")
         await _within_limits(session, principal, limits)
     # The gate's level is sticky, so in a crisis state every message assesses high; only a
     # message with high-risk words of its own is a new crisis (another alert, safety mode).
