@@ -95,6 +95,8 @@ _LEVEL_OF = {
     SafetyState.high_risk: RiskLevel.high_risk,
     SafetyState.safety_mode: RiskLevel.high_risk,
 }
+# Signals that only colour other signals: never a warning sign on their own.
+_CONTEXT_ONLY = frozenset({Signal.stressor, Signal.distress})
 # What a model must never say, whatever the person's level: the reply is withheld.
 _UNSAFE_IN_A_REPLY = frozenset({Signal.plan_or_method, Signal.means_question})
 
@@ -494,14 +496,14 @@ async def send_message(
         if conversation.status == ConversationStatus.ended:
             raise ConversationEnded("Start a new conversation to keep talking.")
         await _within_limits(session, principal, limits)
-    # The gate's level is sticky, so in a crisis state every message assesses high; only a
-    # message with high-risk words of its own is a new crisis (another alert, safety mode).
+    # The gate's level is sticky, so in a crisis state every message assesses high; one with
+    # a warning sign of its own is a new crisis (the alert again, safety mode), and one
+    # without ("thank you") gets a scripted reply with the lines still in view.
     own_level = max(
         (e.level for e in assessment.evidence), key=lambda lv: lv.rank, default=RiskLevel.normal
     )
-    crisis_now = assessment.level is RiskLevel.high_risk and (
-        not in_crisis or own_level is RiskLevel.high_risk
-    )
+    warning_sign = any(e.signal not in _CONTEXT_ONLY for e in assessment.evidence)
+    crisis_now = assessment.level is RiskLevel.high_risk and (not in_crisis or warning_sign)
     trigger_level = assessment.level if crisis_now or not in_crisis else own_level
 
     now = utc_now()
