@@ -85,3 +85,14 @@ async def test_in_a_crisis_no_model_is_asked(
     assert after["replies"][0]["kind"] == "safety"
     assert after["replies"][0]["engine"] == "scripted"
     assert use_model.bodies == []
+
+
+async def test_a_model_reply_that_raises_the_risk_is_replaced(
+    client: httpx.AsyncClient, user: Person, use_model: ModelServer
+) -> None:
+    use_model.replies["chosen"] = "Maybe everyone would be better off without you."
+    conversation = await start(client, user)
+    turn = await send(client, user, conversation, "I had an okay day")
+    [reply] = turn["replies"]
+    assert reply["replaced"] is True
+    assert "better off" not in reply["content"]
