@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mindspace import __version__
+from mindspace.companion.domain import domain as companion_domain
 from mindspace.crisis.domain import domain as crisis_domain
 from mindspace.identity.api import well_known
 from mindspace.identity.domain import domain as identity_domain
@@ -66,6 +67,7 @@ from mindspace.safety.domain import domain as safety_domain
 log = logging.getLogger(__name__)
 DOMAINS: list[Domain] = [
     identity_domain,
+    companion_domain,
     crisis_domain,
     journal_domain,
     mood_domain,

@@ -1,5 +1,6 @@
 """Every table, imported in one place so Alembic and the tests see the whole schema."""
 
+from mindspace.companion import models as companion_models
 from mindspace.crisis import models as crisis_models
 from mindspace.identity import activity as identity_activity
 from mindspace.identity import models as identity_models
@@ -14,6 +15,7 @@ from mindspace.safety import models as safety_models
 __all__ = [
     "Base",
     "audit",
+    "companion_models",
     "crisis_models",
     "crypto",
     "identity_activity",

@@ -120,6 +120,16 @@ class Settings(BaseSettings):
     realtime_replay_seconds: int = Field(default=24 * 3600, ge=1, le=7 * 24 * 3600)
     # How often a connected socket's token is checked again (expiry, sign-out).
     realtime_session_check_seconds: float = Field(default=60.0, gt=0, le=900)
+    # The companion's reply engine: scripted needs no network; a model engine always falls back
+    # to it. `companion_model_base_url`: an OpenAI-compatible /v1 base, or Anthropic's API.
+    companion_engine: Literal["scripted", "openai", "anthropic"] = "scripted"
+    companion_model_base_url: str | None = None
+    companion_model: str | None = None
+    companion_model_api_key: SecretStr | None = None
+    companion_model_timeout_s: float = Field(default=20.0, gt=0, le=120)
+    # Per person; a message assessed as high risk is never counted or refused.
+    companion_rate_limit: str = "20/minute"
+    companion_free_daily_messages: int = Field(default=100, ge=1)
 
     @model_validator(mode="before")
     @classmethod

@@ -1,0 +1,230 @@
+"""The companion's HTTP surface: thin routes over companion.service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Request, status
+from starlette.background import BackgroundTask
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from mindspace.companion import service
+from mindspace.companion.engine_config import open_engine
+from mindspace.companion.engines import Engine
+from mindspace.companion.entitlements import Entitlements, FreePlanForEveryone, Limits
+from mindspace.companion.errors import (
+    ConversationEnded,
+    ConversationNotFound,
+    DailyQuotaReached,
+    PersonaNotIncluded,
+    UnknownPersona,
+)
+from mindspace.companion.schemas import (
+    ClearRequest,
+    ConversationDetail,
+    ConversationId,
+    ConversationOut,
+    ConversationStart,
+    MessageSend,
+    PersonaOut,
+    TransitionOut,
+    TurnOut,
+)
+from mindspace.platform.config import Settings
+from mindspace.platform.errors import Forbidden, RateLimited, Unauthenticated, problem_responses
+from mindspace.platform.pagination import InvalidCursor, Page, Paging
+from mindspace.platform.realtime import Realtime
+from mindspace.platform.web import (
+    CurrentPrincipal,
+    DatabaseDep,
+    KeyVault,
+    RequestOrigin,
+    StaffPrincipal,
+    UserSession,
+)
+
+router = APIRouter()
+conversations = APIRouter(prefix="/companion", tags=["companion"])
+admin = APIRouter(prefix="/admin/companion", tags=["admin"])
+_ONE = (Unauthenticated, ConversationNotFound)
+EVENT_STREAM = "text/event-stream"
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def _entitlements(request: Request) -> Entitlements:
+    return FreePlanForEveryone(daily_messages=_settings(request).companion_free_daily_messages)
+
+
+async def _limits(
+    request: Request, entitlements: Annotated[Entitlements, Depends(_entitlements)]
+) -> Limits:
+    return Limits(
+        throttle=request.app.state.rate_limiter,
+        rate=_settings(request).companion_rate_limit,
+        entitlements=entitlements,
+    )
+
+
+async def _engine(request: Request) -> AsyncIterator[Engine]:
+    async with open_engine(_settings(request)) as engine:
+        yield engine
+
+
+PlanDep = Annotated[Entitlements, Depends(_entitlements)]
+LimitsDep = Annotated[Limits, Depends(_limits)]
+EngineDep = Annotated[Engine, Depends(_engine)]
+
+
+@conversations.get("/personas", responses=problem_responses(Unauthenticated))
+async def list_personas(
+    session: UserSession, principal: CurrentPrincipal, entitlements: PlanDep
+) -> list[PersonaOut]:
+    return await service.list_personas(session, principal, entitlements)
+
+
+@conversations.post(
+    "/conversations",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(Unauthenticated, UnknownPersona, PersonaNotIncluded),
+)
+async def start_conversation(
+    body: ConversationStart,
+    session: UserSession,
+    principal: CurrentPrincipal,
+    vault: KeyVault,
+    entitlements: PlanDep,
+) -> ConversationDetail:
+    """Starts a conversation with a persona. It opens by saying what the companion is: an AI
+    wellbeing companion, not a therapist."""
+    return await service.start_conversation(
+        session, principal, vault, entitlements, persona=body.persona
+    )
+
+
+@conversations.get("/conversations", responses=problem_responses(Unauthenticated, InvalidCursor))
+async def list_conversations(
+    session: UserSession, principal: CurrentPrincipal, paging: Paging
+) -> Page[ConversationOut]:
+    return await service.list_conversations(session, principal, params=paging)
+
+
+@conversations.get("/conversations/{cnv_id}", responses=problem_responses(*_ONE, InvalidCursor))
+async def get_conversation(
+    cnv_id: ConversationId,
+    session: UserSession,
+    principal: CurrentPrincipal,
+    vault: KeyVault,
+    paging: Paging,
+) -> ConversationDetail:
+    """The conversation with a page of its messages, newest first."""
+    return await service.get_conversation(
+        session, principal, vault, conversation_id=cnv_id, params=paging
+    )
+
+
+@conversations.post("/conversations/{cnv_id}/end", responses=problem_responses(*_ONE))
+async def end_conversation(
+    cnv_id: ConversationId, session: UserSession, principal: CurrentPrincipal
+) -> ConversationOut:
+    return await service.end_conversation(session, principal, conversation_id=cnv_id)
+
+
+@conversations.delete(
+    "/conversations/{cnv_id}", status_code=204, responses=problem_responses(*_ONE)
+)
+async def delete_conversation(
+    cnv_id: ConversationId, session: UserSession, principal: CurrentPrincipal
+) -> None:
+    await service.delete_conversation(session, principal, conversation_id=cnv_id)
+
+
+def _sse(events: list[tuple[str, dict[str, object]]]) -> list[bytes]:
+    return [
+        f"event: {name}\ndata: ".encode() + orjson.dumps(data) + b"\n\n" for name, data in events
+    ]
+
+
+@conversations.post(
+    "/conversations/{cnv_id}/messages",
+    response_model=TurnOut,
+    responses={
+        **problem_responses(*_ONE, ConversationEnded, RateLimited, DailyQuotaReached),
+        200: {"content": {EVENT_STREAM: {}}, "description": "The turn, or its event stream"},
+    },
+)
+async def send_message(
+    cnv_id: ConversationId,
+    body: MessageSend,
+    request: Request,
+    session: UserSession,
+    principal: CurrentPrincipal,
+    vault: KeyVault,
+    engine: EngineDep,
+    limits: LimitsDep,
+    accept: Annotated[str | None, Header()] = None,
+) -> Response:
+    """Sends a message and answers with the reply: JSON, or Server-Sent Events when asked
+    (`Accept: text/event-stream`). The same events go to the `conversation:<id>` room. A
+    message about being in danger is always answered, whatever the plan or the limits."""
+    turn = await service.send_message(
+        session, principal, vault, engine, limits, conversation_id=cnv_id, text=body.text
+    )
+    realtime: Realtime = request.app.state.realtime
+    # Sent once the response starts, which is after the turn has been committed.
+    broadcast = BackgroundTask(service.broadcast, realtime, cnv_id, turn)
+    if accept and EVENT_STREAM in accept:
+        frames = _sse(service.stream_events(turn))
+
+        async def stream() -> AsyncIterator[bytes]:
+            for frame in frames:
+                yield frame
+
+        return StreamingResponse(
+            stream(),
+            media_type=EVENT_STREAM,
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+            background=broadcast,
+        )
+    return JSONResponse(turn.out.model_dump(mode="json"), background=broadcast)
+
+
+@conversations.post("/conversations/{cnv_id}/safe", responses=problem_responses(*_ONE))
+async def confirm_safe(
+    cnv_id: ConversationId, session: UserSession, principal: CurrentPrincipal
+) -> ConversationOut:
+    """I am safe now: the conversation's safety state steps down as far as its rules allow."""
+    return await service.confirm_safe(session, principal, conversation_id=cnv_id)
+
+
+@conversations.get("/conversations/{cnv_id}/safety-transitions", responses=problem_responses(*_ONE))
+async def list_transitions(
+    cnv_id: ConversationId, session: UserSession, principal: CurrentPrincipal
+) -> list[TransitionOut]:
+    return await service.list_transitions(session, principal, conversation_id=cnv_id)
+
+
+@admin.post(
+    "/conversations/{cnv_id}/clear",
+    responses=problem_responses(Unauthenticated, Forbidden, ConversationNotFound),
+)
+async def clear_conversation(
+    cnv_id: ConversationId,
+    body: ClearRequest,
+    db: DatabaseDep,
+    principal: StaffPrincipal,
+    origin: RequestOrigin,
+) -> ConversationOut:
+    """A reviewer clears a conversation's safety state. Audited; the words stay private."""
+    return await service.clear_conversation(
+        db, principal, conversation_id=cnv_id, note=body.note, origin=origin
+    )
+
+
+router.include_router(conversations)
+router.include_router(admin)

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from mindspace.platform.errors import AppError, Conflict, InvalidInput, NotFound
+
+
+class ConversationNotFound(NotFound):
+    type = "companion-conversation-not-found"
+    title = "Conversation not found"
+
+
+class UnknownPersona(InvalidInput):
+    type = "companion-unknown-persona"
+    title = "There is no such persona"
+
+
+class PersonaNotIncluded(AppError):
+    """A paid persona for someone whose plan does not include it: 402, since paying is the
+    way forward (the store comes later)."""
+
+    status = 402
+    type = "companion-persona-not-included"
+    title = "This persona is not part of your plan"
+
+
+class ConversationEnded(Conflict):
+    type = "companion-conversation-ended"
+    title = "The conversation has ended"
+
+
+class DailyQuotaReached(AppError):
+    status = 429
+    type = "companion-daily-quota"
+    title = "You have reached today's messages for your plan"

@@ -1,0 +1,697 @@
+"""Conversations with the companion, and the safety net around every message.
+
+Order of a turn, which no setting or prompt changes: the person's text is assessed first (the
+deterministic safety gate, with their earlier messages and the conversation's sticky level as
+context); the safety state moves by explicit rules and every change is recorded; a high-risk
+message gets the crisis response, resources and an alert in the same transaction, without any
+limit, quota or credit in the way; in a crisis state only scripted replies are written; any
+other reply may come from a model, and a model's reply is assessed before the person sees it.
+
+Memory (summaries and embeddings) and AI-credit debiting are not built yet: `_remember` and
+`Limits.entitlements` are where they go.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mindspace.companion import personas, replies, repository
+from mindspace.companion.engines import ChatMessage, Engine, EngineRequest, Role
+from mindspace.companion.engines.scripted import ScriptedEngine
+from mindspace.companion.entitlements import Entitlements, Limits
+from mindspace.companion.errors import (
+    ConversationEnded,
+    ConversationNotFound,
+    DailyQuotaReached,
+    PersonaNotIncluded,
+    UnknownPersona,
+)
+from mindspace.companion.models import (
+    CONTENT,
+    ENGINE_STATE,
+    Author,
+    Conversation,
+    ConversationStatus,
+    Message,
+    MessageKind,
+    SafetyTransition,
+)
+from mindspace.companion.prompts import DISCLOSURE
+from mindspace.companion.safety_state import (
+    SafetyState,
+    Transition,
+    Trigger,
+    next_state,
+    uses_models,
+)
+from mindspace.companion.schemas import (
+    ConversationDetail,
+    ConversationOut,
+    CrisisSupport,
+    MessageOut,
+    PersonaOut,
+    TransitionOut,
+    TurnOut,
+)
+from mindspace.crisis import service as crisis
+from mindspace.crisis.schemas import Severity
+from mindspace.identity import service as identity
+from mindspace.notifications import service as notifications
+from mindspace.platform import audit, crypto
+from mindspace.platform.audit import Origin, admin_session
+from mindspace.platform.clock import utc_now
+from mindspace.platform.crypto import DataKey, Vault
+from mindspace.platform.db import Database
+from mindspace.platform.ids import encode, new_id
+from mindspace.platform.pagination import Page, PageParams, page
+from mindspace.platform.realtime import Realtime, room_name
+from mindspace.platform.security import Principal
+from mindspace.safety import service as safety
+from mindspace.safety.service import AssessmentContext, RiskLevel, Signal
+
+log = logging.getLogger(__name__)
+DISCLOSURE_EVERY = timedelta(hours=3)
+# Enough turns for the gate's context and the model's; older risk lives on in session_level.
+CONTEXT_MESSAGES = 40
+ROOM_KIND = "conversation"
+_TRIGGERS = {
+    RiskLevel.normal: Trigger.assessed_normal,
+    RiskLevel.elevated_concern: Trigger.assessed_elevated,
+    RiskLevel.high_risk: Trigger.assessed_high,
+}
+_RANK = {state: rank for rank, state in enumerate(SafetyState)}
+_LEVEL_OF = {
+    SafetyState.normal: RiskLevel.normal,
+    SafetyState.elevated_concern: RiskLevel.elevated_concern,
+    SafetyState.high_risk: RiskLevel.high_risk,
+    SafetyState.safety_mode: RiskLevel.high_risk,
+}
+# Signals that only colour other signals: never a warning sign on their own.
+_CONTEXT_ONLY = frozenset({Signal.stressor, Signal.distress})
+# What a model must never say, whatever the person's level: the reply is withheld.
+_UNSAFE_IN_A_REPLY = frozenset({Signal.plan_or_method, Signal.means_question})
+
+
+# Personas.
+
+
+async def list_personas(
+    session: AsyncSession, principal: Principal, entitlements: Entitlements
+) -> list[PersonaOut]:
+    plan = await entitlements.plan_for(session, principal)
+    return [
+        PersonaOut(
+            id=p.id,
+            name=p.name,
+            description=p.description,
+            paid=p.paid,
+            available=not p.paid or p.id in plan.paid_personas,
+        )
+        for p in personas.CATALOGUE
+    ]
+
+
+# Conversations.
+
+
+def _conversation_out(row: Any) -> ConversationOut:
+    """From an ORM object or a Core row alike: both carry the columns as attributes."""
+    return ConversationOut.model_validate(row)
+
+
+def _message_out(key: DataKey, row: Mapping[Any, Any]) -> MessageOut:
+    return MessageOut(
+        id=row["id"],
+        author=row["author"],
+        kind=row["kind"],
+        content=key.open_text(row["content_sealed"], purpose=CONTENT, row_id=row["id"]),
+        engine=row["engine"],
+        replaced=row["replaced"],
+        created_at=row["created_at"],
+    )
+
+
+def _seal_state(key: DataKey, conversation_id: uuid.UUID, state: dict[str, Any]) -> bytes:
+    return key.seal(orjson.dumps(state), purpose=ENGINE_STATE, row_id=conversation_id)
+
+
+def _open_state(key: DataKey, conversation: Conversation) -> dict[str, Any]:
+    raw = key.open(conversation.engine_state_sealed, purpose=ENGINE_STATE, row_id=conversation.id)
+    state: dict[str, Any] = orjson.loads(raw)
+    return state
+
+
+@dataclass
+class _Writer:
+    """Adds a conversation's messages in order: rows of one transaction share now(), so each
+    gets its own instant."""
+
+    key: DataKey
+    conversation: Conversation
+    at: datetime
+    added: list[Message] = field(default_factory=list)
+
+    def add(
+        self,
+        session: AsyncSession,
+        *,
+        author: Author,
+        kind: MessageKind,
+        content: str,
+        engine: str | None = None,
+        replaced: bool = False,
+    ) -> Message:
+        message_id = new_id()
+        self.at += timedelta(microseconds=1)
+        message = Message(
+            id=message_id,
+            owner_id=self.conversation.owner_id,
+            conversation_id=self.conversation.id,
+            author=author.value,
+            kind=kind.value,
+            engine=engine,
+            replaced=replaced,
+            content_sealed=self.key.seal_text(content, purpose=CONTENT, row_id=message_id),
+            created_at=self.at,
+        )
+        session.add(message)
+        self.added.append(message)
+        self.conversation.last_message_at = self.at
+        return message
+
+    def out(self, message: Message, content: str) -> MessageOut:
+        return MessageOut(
+            id=message.id,
+            author=Author(message.author),
+            kind=MessageKind(message.kind),
+            content=content,
+            engine=message.engine,
+            replaced=message.replaced,
+            created_at=message.created_at,
+        )
+
+
+async def start_conversation(
+    session: AsyncSession,
+    principal: Principal,
+    vault: Vault,
+    entitlements: Entitlements,
+    *,
+    persona: str,
+) -> ConversationDetail:
+    """A new conversation, opened with the disclosure of what the companion is."""
+    chosen = personas.by_id().get(persona)
+    if chosen is None:
+        raise UnknownPersona(f"Choose one of: {', '.join(personas.by_id())}.")
+    if chosen.paid:
+        plan = await entitlements.plan_for(session, principal)
+        if chosen.id not in plan.paid_personas:
+            raise PersonaNotIncluded(f"{chosen.name} is not included in the {plan.name} plan.")
+    key = await vault.data_key(session, principal.user_id)
+    now = utc_now()
+    conversation = Conversation(
+        id=new_id(),
+        owner_id=principal.user_id,
+        persona=chosen.id,
+        status=ConversationStatus.active.value,
+        safety_state=SafetyState.normal.value,
+        session_level=RiskLevel.normal.value,
+        disclosed_at=now,
+        last_message_at=now,
+    )
+    conversation.engine_state_sealed = _seal_state(key, conversation.id, {})
+    session.add(conversation)
+    await session.flush()
+    writer = _Writer(key, conversation, now)
+    disclosure = writer.add(
+        session, author=Author.companion, kind=MessageKind.disclosure, content=DISCLOSURE
+    )
+    await session.flush()
+    await session.refresh(conversation)
+    return ConversationDetail(
+        **_conversation_out(conversation).model_dump(),
+        messages=Page[MessageOut](items=[writer.out(disclosure, DISCLOSURE)]),
+    )
+
+
+async def list_conversations(
+    session: AsyncSession, principal: Principal, *, params: PageParams
+) -> Page[ConversationOut]:
+    """Mine, newest first."""
+    rows = [
+        _conversation_out(r)
+        for r in await repository.list_conversations(session, principal, params)
+    ]
+    return page(rows, params, key=lambda c: [c.created_at, c.id])
+
+
+async def _conversation_row(
+    session: AsyncSession, principal: Principal, conversation_id: uuid.UUID
+) -> ConversationOut:
+    row = await repository.get_conversation(session, principal, conversation_id)
+    if row is None:
+        raise ConversationNotFound()
+    return _conversation_out(row)
+
+
+async def get_conversation(
+    session: AsyncSession,
+    principal: Principal,
+    vault: Vault,
+    *,
+    conversation_id: uuid.UUID,
+    params: PageParams,
+) -> ConversationDetail:
+    """The conversation and a page of its messages, newest first."""
+    conversation = await _conversation_row(session, principal, conversation_id)
+    rows = await repository.list_messages(session, principal, conversation_id, params)
+    key = await vault.find_data_key(session, principal.user_id)
+    messages = [_message_out(key, r._mapping) for r in rows] if key else []
+    return ConversationDetail(
+        **conversation.model_dump(),
+        messages=page(messages, params, key=lambda m: [m.created_at, m.id]),
+    )
+
+
+async def _locked(
+    session: AsyncSession, principal: Principal, conversation_id: uuid.UUID
+) -> Conversation:
+    conversation = await repository.conversation_for_update(
+        session, principal.user_id, conversation_id
+    )
+    if conversation is None:
+        raise ConversationNotFound()
+    return conversation
+
+
+async def end_conversation(
+    session: AsyncSession, principal: Principal, *, conversation_id: uuid.UUID
+) -> ConversationOut:
+    conversation = await _locked(session, principal, conversation_id)
+    if conversation.status != ConversationStatus.ended:
+        conversation.status = ConversationStatus.ended.value
+        conversation.ended_at = utc_now()
+        await session.flush()
+        await session.refresh(conversation)
+    return _conversation_out(conversation)
+
+
+async def delete_conversation(
+    session: AsyncSession, principal: Principal, *, conversation_id: uuid.UUID
+) -> None:
+    """Gone with its messages and transitions (the foreign keys cascade). A crisis alert it
+    raised stays in the staff queue: it names the conversation, never its words."""
+    await _locked(session, principal, conversation_id)
+    await session.execute(
+        delete(Conversation).where(
+            Conversation.owner_id == principal.user_id, Conversation.id == conversation_id
+        )
+    )
+
+
+async def list_transitions(
+    session: AsyncSession, principal: Principal, *, conversation_id: uuid.UUID
+) -> list[TransitionOut]:
+    await _conversation_row(session, principal, conversation_id)
+    stmt = repository.readable_transitions(principal, conversation_id)
+    rows = (await session.execute(stmt.order_by(SafetyTransition.created_at))).scalars()
+    return [TransitionOut.model_validate(t) for t in rows]
+
+
+async def may_join(session: AsyncSession, principal: Principal, conversation_id: uuid.UUID) -> bool:
+    return await repository.get_conversation(session, principal, conversation_id) is not None
+
+
+# The safety state.
+
+
+def _record_transition(
+    session: AsyncSession,
+    conversation: Conversation,
+    transition: Transition,
+    *,
+    actor: Principal,
+    reviewer: bool = False,
+    message_id: uuid.UUID | None = None,
+    origin: Origin | None = None,
+) -> None:
+    """Moves the state; a change is kept with its rule and audited."""
+    if not transition.changed:
+        return
+    conversation.safety_state = transition.after.value
+    if _RANK[transition.after] < _RANK[transition.before]:
+        # Stepped down by an explicit rule: the gate's sticky session starts again here.
+        conversation.session_level = _LEVEL_OF[transition.after].value
+        conversation.context_since = utc_now()
+    session.add(
+        SafetyTransition(
+            owner_id=conversation.owner_id,
+            conversation_id=conversation.id,
+            before=transition.before.value,
+            after=transition.after.value,
+            trigger=transition.trigger.value,
+            rule=transition.rule,
+            actor_id=actor.user_id if reviewer else None,
+            message_id=message_id,
+        )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="companion.safety_state",
+        target_type="companion_conversation",
+        target_id=conversation.id,
+        origin=origin,
+        details={
+            "before": transition.before.value,
+            "after": transition.after.value,
+            "trigger": transition.trigger.value,
+            "rule": transition.rule,
+        },
+    )
+
+
+async def confirm_safe(
+    session: AsyncSession, principal: Principal, *, conversation_id: uuid.UUID
+) -> ConversationOut:
+    """The person says they are safe: the state steps down as far as the rules allow."""
+    conversation = await _locked(session, principal, conversation_id)
+    transition = next_state(
+        SafetyState(conversation.safety_state),
+        Trigger.person_confirms_safe,
+        now=utc_now(),
+        last_high_risk_at=conversation.last_high_risk_at,
+    )
+    _record_transition(session, conversation, transition, actor=principal)
+    await session.flush()
+    await session.refresh(conversation)
+    return _conversation_out(conversation)
+
+
+async def clear_conversation(
+    db: Database, principal: Principal, *, conversation_id: uuid.UUID, note: str, origin: Origin
+) -> ConversationOut:
+    """A reviewer clears a conversation's safety state (staff; audited, with their note).
+    They see its state, never its words."""
+    async with admin_session(
+        db,
+        principal,
+        action="companion.conversation.clear",
+        target_type="companion_conversation",
+        target_id=conversation_id,
+        origin=origin,
+        details={"note": note},
+    ) as session:
+        conversation = await session.get(Conversation, conversation_id, with_for_update=True)
+        if conversation is None:
+            raise ConversationNotFound()
+        transition = next_state(
+            SafetyState(conversation.safety_state), Trigger.reviewer_clears, now=utc_now()
+        )
+        _record_transition(
+            session, conversation, transition, actor=principal, reviewer=True, origin=origin
+        )
+        await session.flush()
+        await session.refresh(conversation)
+        return _conversation_out(conversation)
+
+
+# A turn.
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """A stored turn, and each reply's chunks in the order they are streamed."""
+
+    out: TurnOut
+    chunks: Sequence[tuple[MessageOut, Sequence[str]]]
+
+
+def _today_start(now: datetime) -> datetime:
+    return datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
+
+
+async def _within_limits(session: AsyncSession, principal: Principal, limits: Limits) -> None:
+    await limits.throttle.hit(limits.rate, "companion", str(principal.user_id))
+    plan = await limits.entitlements.plan_for(session, principal)
+    sent = await repository.count_person_messages_since(session, principal, _today_start(utc_now()))
+    if sent >= plan.daily_messages:
+        raise DailyQuotaReached(
+            f"The {plan.name} plan includes {plan.daily_messages} messages a day. If you are "
+            "struggling right now, the crisis lines are always open, and so is this companion "
+            "for anything about your safety."
+        )
+
+
+def _vetted(text: str, person_level: RiskLevel) -> bool:
+    """Whether a model's reply may be sent: no method or means, and no more risk in it than
+    in what the person wrote."""
+    verdict = safety.assess(text)
+    unsafe = set(verdict.signals) & _UNSAFE_IN_A_REPLY
+    return not unsafe and verdict.level.rank <= person_level.rank
+
+
+async def send_message(
+    session: AsyncSession,
+    principal: Principal,
+    vault: Vault,
+    engine: Engine,
+    limits: Limits,
+    *,
+    conversation_id: uuid.UUID,
+    text: str,
+) -> Turn:
+    conversation = await _locked(session, principal, conversation_id)
+    key = await vault.data_key(session, principal.user_id)
+    recent = [
+        _message_out(key, r._mapping)
+        for r in await repository.recent_messages(
+            session, principal, conversation_id, limit=CONTEXT_MESSAGES
+        )
+    ]
+    since = conversation.context_since
+    earlier = [
+        m.content
+        for m in recent
+        if m.author is Author.person and (since is None or m.created_at > since)
+    ]
+    session_level = RiskLevel(conversation.session_level)
+    # The gate, first and always.
+    assessment = await safety.assess_off_loop(
+        text, AssessmentContext(previous=earlier, session_level=session_level)
+    )
+    before = SafetyState(conversation.safety_state)
+    in_crisis = not uses_models(before)
+    # The crisis path: nothing may refuse it, not even a conversation that has ended.
+    if not (assessment.level is RiskLevel.high_risk or in_crisis):
+        if conversation.status == ConversationStatus.ended:
+            raise ConversationEnded("Start a new conversation to keep talking.")
+        await _within_limits(session, principal, limits)
+    # The gate's level is sticky, so in a crisis state every message assesses high; one with
+    # a warning sign of its own is a new crisis (the alert again, safety mode), and one
+    # without ("thank you") gets a scripted reply with the lines still in view.
+    own_level = max(
+        (e.level for e in assessment.evidence), key=lambda lv: lv.rank, default=RiskLevel.normal
+    )
+    warning_sign = any(e.signal not in _CONTEXT_ONLY for e in assessment.evidence)
+    crisis_now = assessment.level is RiskLevel.high_risk and (not in_crisis or warning_sign)
+    trigger_level = assessment.level if crisis_now or not in_crisis else own_level
+
+    now = utc_now()
+    writer = _Writer(key, conversation, now)
+    said = writer.add(session, author=Author.person, kind=MessageKind.text, content=text)
+    transition = next_state(
+        before,
+        _TRIGGERS[trigger_level],
+        now=now,
+        last_high_risk_at=conversation.last_high_risk_at,
+    )
+    _record_transition(session, conversation, transition, actor=principal, message_id=said.id)
+    conversation.session_level = session_level.at_least(assessment.level).value
+    if crisis_now:
+        conversation.last_high_risk_at = now
+
+    streamed: list[tuple[Message, str, Sequence[str]]] = []
+    if now - conversation.disclosed_at >= DISCLOSURE_EVERY:
+        conversation.disclosed_at = now
+        shown = writer.add(
+            session, author=Author.companion, kind=MessageKind.disclosure, content=DISCLOSURE
+        )
+        streamed.append((shown, DISCLOSURE, replies.pieces(DISCLOSURE)))
+
+    support: CrisisSupport | None = None
+    if crisis_now or not uses_models(transition.after):
+        me = await identity.load_me(session, principal)
+        resources = safety.crisis_resources(me.country)
+        support = CrisisSupport(resources=resources)
+    if support is not None and crisis_now:
+        content = replies.crisis_response(support.resources)
+        reply = writer.add(
+            session,
+            author=Author.companion,
+            kind=MessageKind.crisis,
+            content=content,
+            engine=ScriptedEngine.name,
+        )
+        streamed.append((reply, content, replies.pieces(content)))
+        await crisis.raise_alert(
+            session,
+            owner_id=principal.user_id,
+            severity=Severity.high_risk,
+            trigger="companion_message",
+            signals=[s.value for s in assessment.signals],
+            excerpt=text,
+            source_type="companion_conversation",
+            source_id=conversation.id,
+        )
+        if not in_crisis:
+            notifications.notify(
+                session,
+                user_id=principal.user_id,
+                category=notifications.NotificationCategory.crisis_followup,
+                kind="crisis_followup",
+            )
+    else:
+        streamed.append(
+            await _engine_reply(
+                session,
+                writer,
+                engine if uses_models(transition.after) else ScriptedEngine(),
+                conversation,
+                recent=recent,
+                text=text,
+                person_level=assessment.level,
+                support=support,
+            )
+        )
+    await session.flush()
+    await session.refresh(conversation)
+    outs = [(writer.out(m, content), chunks) for m, content, chunks in streamed]
+    return Turn(
+        out=TurnOut(
+            conversation=_conversation_out(conversation),
+            message=writer.out(said, text),
+            replies=[o for o, _ in outs],
+            crisis=support,
+        ),
+        chunks=outs,
+    )
+
+
+async def _engine_reply(
+    session: AsyncSession,
+    writer: _Writer,
+    engine: Engine,
+    conversation: Conversation,
+    *,
+    recent: Sequence[MessageOut],
+    text: str,
+    person_level: RiskLevel,
+    support: CrisisSupport | None,
+) -> tuple[Message, str, Sequence[str]]:
+    """An engine's reply, whole before any of it is sent: a model's is assessed first and
+    withheld when unsafe. In a crisis state the engine is the scripted one, and the lines stay
+    in view."""
+    history = [
+        ChatMessage(Role.user if m.author is Author.person else Role.assistant, m.content)
+        for m in recent
+        if m.kind is not MessageKind.disclosure
+    ]
+    state = _open_state(writer.key, conversation)
+    started = await engine.start(
+        EngineRequest(history=history, text=text, persona=conversation.persona, state=state)
+    )
+    chunks = [chunk async for chunk in started.chunks]
+    content = "".join(chunks)
+    replaced = False
+    if started.engine != ScriptedEngine.name and not _vetted(content, person_level):
+        log.warning("companion model reply withheld", extra={"engine": started.engine})
+        content, replaced = replies.model_replacement(), True
+        chunks = list(replies.pieces(content))
+    else:
+        conversation.engine_state_sealed = _seal_state(writer.key, conversation.id, started.state)
+    kind = MessageKind.reply
+    if support is not None:
+        reminder = replies.safety_reminder(support.resources)
+        content, kind = content + reminder, MessageKind.safety
+        chunks = [*chunks, reminder]
+    message = writer.add(
+        session,
+        author=Author.companion,
+        kind=kind,
+        content=content,
+        engine=ScriptedEngine.name if replaced else started.engine,
+        replaced=replaced,
+    )
+    return message, content, chunks
+
+
+async def broadcast(realtime: Realtime, conversation_id: uuid.UUID, turn: Turn) -> None:
+    """The turn to the conversation's Socket.IO room, in the same events as the SSE stream.
+    Called once the turn is committed, so nobody sees a reply that was not stored."""
+    room = room_name(ROOM_KIND, conversation_id)
+    try:
+        for event, data in stream_events(turn):
+            await realtime.emit_to_room(room, event, data)
+    except Exception as exc:  # the turn is stored and was answered; a live copy is a bonus
+        log.warning("companion turn not broadcast", extra={"error": repr(exc)})
+
+
+def stream_events(turn: Turn) -> list[tuple[str, dict[str, Any]]]:
+    """`companion.message` (what the person sent), then per reply `companion.reply.started`,
+    its `companion.reply.chunk`s and `companion.reply.completed`, and last
+    `companion.turn.completed` with the whole turn."""
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("companion.message", turn.out.message.model_dump(mode="json"))
+    ]
+    for message, chunks in turn.chunks:
+        ref = encode("cmsg", message.id)
+        events.append(("companion.reply.started", {"message": ref, "kind": message.kind.value}))
+        events += [("companion.reply.chunk", {"message": ref, "text": chunk}) for chunk in chunks]
+        events.append(("companion.reply.completed", message.model_dump(mode="json")))
+    events.append(("companion.turn.completed", turn.out.model_dump(mode="json")))
+    return events
+
+
+# Export.
+
+
+async def _opened_messages(
+    session: AsyncSession, principal: Principal, key: DataKey
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    by_conversation: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for row in await repository.all_messages(session, principal):
+        by_conversation.setdefault(row.conversation_id, []).append(
+            _message_out(key, row._mapping).model_dump(mode="json")
+        )
+    return by_conversation
+
+
+async def export_companion(session: AsyncSession, principal: Principal) -> dict[str, Any]:
+    """The companion's part of the account export, opened (read in the person's own scope)."""
+    vault = crypto.vault_for(session)
+    key = await vault.find_data_key(session, principal.user_id)
+    conversations = (
+        await session.execute(
+            repository.readable_conversations(principal).order_by(Conversation.created_at)
+        )
+    ).all()
+    by_conversation = await _opened_messages(session, principal, key) if key else {}
+    return {
+        "conversations": [
+            {
+                **_conversation_out(c).model_dump(mode="json"),
+                "messages": by_conversation.get(c.id, []),
+            }
+            for c in conversations
+        ]
+    }
