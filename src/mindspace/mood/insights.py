@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from pydantic import TypeAdapter
+
 from mindspace.mood import stats
 from mindspace.mood.days import ONE_DAY, local_day_and_hour
 from mindspace.mood.schemas import (
@@ -48,6 +50,8 @@ TIME_OF_DAY: tuple[tuple[TimeOfDayBucket, range], ...] = (
     ("afternoon", range(12, 18)),
     ("evening", range(18, 24)),
 )
+# Hundreds of points per request: validated in one call rather than one model at a time.
+_AVERAGES = TypeAdapter(list[Average])
 _BUCKET_OF_HOUR = {hour: bucket for bucket, hours in TIME_OF_DAY for hour in hours}
 
 
@@ -168,10 +172,12 @@ def _averages(days: Days, granularity: Granularity) -> list[Average]:
             if group is None:
                 group = groups[k] = Tally()
             group.add(tally.checkins, tally.score_sum)
-    return [
-        Average(start=k, mean_score=round(t.mean, 2), checkins=t.checkins)
-        for k, t in groups.items()
-    ]
+    return _AVERAGES.validate_python(
+        [
+            {"start": k, "mean_score": round(t.mean, 2), "checkins": t.checkins}
+            for k, t in groups.items()
+        ]
+    )
 
 
 def averages(local: Sequence[Local], granularity: Granularity) -> list[Average]:
