@@ -33,7 +33,13 @@ from mindspace.mood.schemas import (
 )
 from mindspace.platform.errors import Unauthenticated, problem_responses
 from mindspace.platform.pagination import InvalidCursor, Page, Paging
-from mindspace.platform.web import CurrentPrincipal, KeyVault, UserReader, UserSession
+from mindspace.platform.web import (
+    CurrentPrincipal,
+    DatabaseDep,
+    KeyVault,
+    UserReader,
+    UserSession,
+)
 
 router = APIRouter(prefix="/mood", tags=["mood"])
 
@@ -152,12 +158,12 @@ async def update_settings(
 
 @router.get("/insights", responses=problem_responses(Unauthenticated))
 async def get_insights(
-    reader: UserReader, principal: CurrentPrincipal, start: StartDay = None, end: EndDay = None
+    db: DatabaseDep, principal: CurrentPrincipal, start: StartDay = None, end: EndDay = None
 ) -> Insights:
     """Averages, distributions, patterns, the streak and activity associations, in the
     person's timezone and day boundary. An association is reported only with enough days on
     both sides and when it survives a significance test with false discovery rate control."""
-    return await service.get_insights(reader, principal, start=start, end=end)
+    return await service.get_insights(db, principal, start=start, end=end)
 
 
 @router.get("/streak", responses=problem_responses(Unauthenticated))

@@ -9,11 +9,13 @@ average is the mean of that day's check-ins, and associations compare days (see 
 from __future__ import annotations
 
 import calendar
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from pydantic import TypeAdapter
 
 from mindspace.mood import stats
 from mindspace.mood.days import ONE_DAY, local_day_and_hour
@@ -48,6 +50,8 @@ TIME_OF_DAY: tuple[tuple[TimeOfDayBucket, range], ...] = (
     ("afternoon", range(12, 18)),
     ("evening", range(18, 24)),
 )
+# Hundreds of points per request: validated in one call rather than one model at a time.
+_AVERAGES = TypeAdapter(list[Average])
 _BUCKET_OF_HOUR = {hour: bucket for bucket, hours in TIME_OF_DAY for hour in hours}
 
 
@@ -113,19 +117,71 @@ _GROUPERS: dict[Granularity, Callable[[date], date]] = {
 }
 
 
-def averages(local: Sequence[Local], granularity: Granularity) -> list[Average]:
-    key = _GROUPERS[granularity]
-    groups: dict[date, list[int]] = defaultdict(list)
+@dataclass(slots=True)
+class Tally:
+    """Check-ins and their score sum. Scores are integers, so a sum is exact and sum / count
+    is the same float as the mean of the scores themselves, however they are grouped."""
+
+    checkins: int = 0
+    score_sum: int = 0
+
+    def add(self, checkins: int, score_sum: int) -> None:
+        self.checkins += checkins
+        self.score_sum += score_sum
+
+    @property
+    def mean(self) -> float:
+        return self.score_sum / self.checkins
+
+
+def _mean_or_none(tally: Tally) -> float | None:
+    return round(tally.mean, 2) if tally.checkins else None
+
+
+@dataclass(frozen=True, slots=True)
+class Days:
+    """A period's check-ins tallied by local day (in day order), with each day's activities."""
+
+    tallies: dict[date, Tally]
+    activities: dict[date, set[str]]
+
+
+def by_day(local: Iterable[Local]) -> Days:
+    tallies: dict[date, Tally] = {}
+    activities: dict[date, set[str]] = {}
     for item in local:
-        groups[key(item.day)].append(item.score)
-    return [
-        Average(start=k, mean_score=round(stats.mean(v), 2), checkins=len(v))
-        for k, v in sorted(groups.items())
-    ]
+        tally = tallies.get(item.day)
+        if tally is None:
+            tally = tallies[item.day] = Tally()
+            activities[item.day] = set()
+        tally.add(1, item.score)
+        if item.activities:
+            activities[item.day] |= item.activities
+    order = sorted(tallies)
+    return Days({d: tallies[d] for d in order}, {d: activities[d] for d in order})
 
 
-def _mean_or_none(values: Sequence[int]) -> float | None:
-    return round(stats.mean(values), 2) if values else None
+def _averages(days: Days, granularity: Granularity) -> list[Average]:
+    if granularity == "day":
+        groups = days.tallies
+    else:
+        key = _GROUPERS[granularity]
+        groups = {}
+        for day, tally in days.tallies.items():  # in day order, so groups come out in order
+            group = groups.get(k := key(day))
+            if group is None:
+                group = groups[k] = Tally()
+            group.add(tally.checkins, tally.score_sum)
+    return _AVERAGES.validate_python(
+        [
+            {"start": k, "mean_score": round(t.mean, 2), "checkins": t.checkins}
+            for k, t in groups.items()
+        ]
+    )
+
+
+def averages(local: Sequence[Local], granularity: Granularity) -> list[Average]:
+    return _averages(by_day(local), granularity)
 
 
 def distribution(local: Sequence[Local]) -> Distribution:
@@ -138,42 +194,40 @@ def distribution(local: Sequence[Local]) -> Distribution:
     )
 
 
-def weekday_patterns(local: Sequence[Local]) -> list[WeekdayPattern]:
-    by_day: dict[int, list[int]] = defaultdict(list)
-    for item in local:
-        by_day[item.day.isoweekday()].append(item.score)
+def _weekday_patterns(days: Days) -> list[WeekdayPattern]:
+    by_weekday = {w: Tally() for w in range(1, 8)}
+    for day, tally in days.tallies.items():
+        by_weekday[day.isoweekday()].add(tally.checkins, tally.score_sum)
     return [
-        WeekdayPattern(weekday=w, mean_score=_mean_or_none(by_day[w]), checkins=len(by_day[w]))
-        for w in range(1, 8)
+        WeekdayPattern(weekday=w, mean_score=_mean_or_none(t), checkins=t.checkins)
+        for w, t in by_weekday.items()
     ]
 
 
+def weekday_patterns(local: Sequence[Local]) -> list[WeekdayPattern]:
+    return _weekday_patterns(by_day(local))
+
+
 def time_of_day_patterns(local: Sequence[Local]) -> list[TimeOfDayPattern]:
-    by_bucket: dict[str, list[int]] = defaultdict(list)
+    by_bucket = {bucket: Tally() for bucket, _ in TIME_OF_DAY}
     for item in local:
-        by_bucket[_BUCKET_OF_HOUR[item.hour]].append(item.score)
+        by_bucket[_BUCKET_OF_HOUR[item.hour]].add(1, item.score)
     return [
         TimeOfDayPattern(
             bucket=bucket,
             hours=f"{hours.start:02d}-{hours.stop - 1:02d}",
             mean_score=_mean_or_none(by_bucket[bucket]),
-            checkins=len(by_bucket[bucket]),
+            checkins=by_bucket[bucket].checkins,
         )
         for bucket, hours in TIME_OF_DAY
     ]
 
 
-def associations(local: Sequence[Local], names: Mapping[str, str]) -> Associations:
-    """`names` labels every activity that may be reported; an activity it lacks (a custom one
-    deleted since) is left out rather than shown without a name."""
-    sums: dict[date, list[int]] = defaultdict(list)
-    activities: dict[date, set[str]] = defaultdict(set)
-    for item in local:
-        sums[item.day].append(item.score)
-        activities[item.day] |= item.activities & names.keys()
+def _associations(days: Days, names: Mapping[str, str]) -> Associations:
+    named = frozenset(names)
     report = stats.activity_associations(
-        {d: stats.mean(v) for d, v in sums.items()},
-        {d: frozenset(a) for d, a in activities.items()},
+        {d: t.mean for d, t in days.tallies.items()},
+        {d: frozenset(a & named) for d, a in days.activities.items()},
     )
     return Associations(
         method=METHOD,
@@ -199,6 +253,12 @@ def associations(local: Sequence[Local], names: Mapping[str, str]) -> Associatio
     )
 
 
+def associations(local: Sequence[Local], names: Mapping[str, str]) -> Associations:
+    """`names` labels every activity that may be reported; an activity it lacks (a custom one
+    deleted since) is left out rather than shown without a name."""
+    return _associations(by_day(local), names)
+
+
 def _sentence(name: str, a: stats.Association[str]) -> str:
     direction = "higher" if a.difference > 0 else "lower"
     return (
@@ -208,25 +268,29 @@ def _sentence(name: str, a: stats.Association[str]) -> str:
 
 
 def insights(
-    samples: Iterable[Sample], frame: Frame, *, streak: Streak, names: Mapping[str, str]
+    local: Sequence[Local], frame: Frame, *, streak: Streak, names: Mapping[str, str]
 ) -> Insights:
-    local = localise(samples, frame)
-    scores = [item.score for item in local]
+    """From check-ins already on the person's calendar (see `localise`, or the database's
+    own conversion) and inside the frame."""
+    days = by_day(local)
+    total = Tally()
+    for tally in days.tallies.values():
+        total.add(tally.checkins, tally.score_sum)
     return Insights(
         period=frame.period,
         summary=Summary(
-            checkins=len(local),
-            days_checked_in=len({item.day for item in local}),
-            mean_score=_mean_or_none(scores),
+            checkins=total.checkins,
+            days_checked_in=len(days.tallies),
+            mean_score=_mean_or_none(total),
         ),
-        daily=averages(local, "day"),
-        weekly=averages(local, "week"),
-        monthly=averages(local, "month"),
+        daily=_averages(days, "day"),
+        weekly=_averages(days, "week"),
+        monthly=_averages(days, "month"),
         distribution=distribution(local),
-        weekdays=weekday_patterns(local),
+        weekdays=_weekday_patterns(days),
         time_of_day=time_of_day_patterns(local),
         streak=streak,
-        associations=associations(local, names),
+        associations=_associations(days, names),
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     delete,
+    extract,
     func,
     literal_column,
     select,
@@ -25,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mindspace.mood.models import MoodActivity, MoodCheckin, MoodSettings
-from mindspace.platform.db import ReadConnection, driver_sql
+from mindspace.platform.db import ReadConnection, driver_query, driver_sql
 from mindspace.platform.pagination import PageParams, keyset
 from mindspace.platform.security import Principal
 
@@ -88,6 +89,26 @@ _LOCAL_DAY = cast(
     - literal_column("interval '1 hour'") * bindparam("hours", type_=Integer),
     Date,
 )
+# Check-ins already placed on the person's calendar: the local day and wall-clock hour come
+# from the database in the same pass that reads them, not from a zone conversion per row here.
+_LOCAL_SAMPLES = driver_query(
+    select(
+        _LOCAL_DAY.label("day"),
+        cast(
+            extract("hour", func.timezone(bindparam("zone"), MoodCheckin.logged_at)), Integer
+        ).label("hour"),
+        MoodCheckin.score,
+        MoodCheckin.mood,
+        MoodCheckin.activities,
+        MoodCheckin.custom_activity_ids,
+    )
+    .where(
+        MoodCheckin.owner_id == bindparam("o"),
+        MoodCheckin.logged_at >= bindparam("since", type_=MoodCheckin.logged_at.type),
+        MoodCheckin.logged_at < bindparam("until", type_=MoodCheckin.logged_at.type),
+    )
+    .order_by(MoodCheckin.logged_at)
+)
 _DAYS_SQL = driver_sql(
     select(_LOCAL_DAY.label("day")).distinct().where(MoodCheckin.owner_id == bindparam("o"))
 )
@@ -109,6 +130,25 @@ async def read_samples(
     reader: ReadConnection, principal: Principal, since: datetime, until: datetime
 ) -> Sequence[Mapping[str, Any]]:
     return await reader.fetch(_SAMPLES_SQL, principal.user_id, since, until)
+
+
+async def read_local_samples(
+    reader: ReadConnection,
+    principal: Principal,
+    *,
+    zone: str,
+    boundary_hour: int,
+    since: datetime,
+    until: datetime,
+) -> Sequence[Mapping[str, Any]]:
+    values = {
+        "zone": zone,
+        "hours": boundary_hour,
+        "o": principal.user_id,
+        "since": since,
+        "until": until,
+    }
+    return await reader.fetch(_LOCAL_SAMPLES.sql, *_LOCAL_SAMPLES.args(values))
 
 
 async def read_local_days(

@@ -1,9 +1,12 @@
 """Insights, trend and year in pixels: a few constant queries on the read-only driver
-connection, then one pass in Python off the event loop (see mood.insights)."""
+connection, then one pass in Python off the event loop (see mood.insights). Insights, the
+heaviest, gives its connection back before that pass: a pooled connection is never idle
+while a thread computes."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
@@ -12,7 +15,7 @@ from typing import Any
 from mindspace.journal import service as journal
 from mindspace.mood import days, insights, repository
 from mindspace.mood.errors import InvalidMoodInput
-from mindspace.mood.insights import Frame, Sample
+from mindspace.mood.insights import Frame, Local, Sample
 from mindspace.mood.schemas import (
     Granularity,
     Insights,
@@ -23,7 +26,7 @@ from mindspace.mood.schemas import (
 )
 from mindspace.mood.service._profile import DayRule, day_rule
 from mindspace.mood.service.activities import BUILTIN
-from mindspace.platform.db import ReadConnection
+from mindspace.platform.db import Database, ReadConnection
 from mindspace.platform.ids import encode
 from mindspace.platform.security import Principal
 
@@ -65,11 +68,41 @@ async def _names(reader: ReadConnection, principal: Principal) -> dict[str, str]
     return names
 
 
-async def _streak(reader: ReadConnection, principal: Principal, rule: DayRule) -> Streak:
+async def _local(reader: ReadConnection, principal: Principal, frame: Frame) -> list[Local]:
+    since = days.day_start(frame.start, frame.zone, frame.boundary_hour)
+    until = days.day_start(frame.end + days.ONE_DAY, frame.zone, frame.boundary_hour)
+    rows = await repository.read_local_samples(
+        reader,
+        principal,
+        zone=frame.zone.key,
+        boundary_hour=frame.boundary_hour,
+        since=since,
+        until=until,
+    )
+    public: dict[uuid.UUID, str] = {}  # one encoding per custom activity, not per check-in
+    local = []
+    for row in rows:
+        activities = row["activities"]
+        for custom_id in row["custom_activity_ids"]:
+            if custom_id not in public:
+                public[custom_id] = encode(ACTIVITY_PREFIX, custom_id)
+            activities = [*activities, public[custom_id]]
+        local.append(
+            Local(row["day"], row["hour"], row["score"], row["mood"], frozenset(activities))
+        )
+    return local
+
+
+async def _streak_inputs(
+    reader: ReadConnection, principal: Principal, rule: DayRule
+) -> tuple[Sequence[date], int]:
     checked_in: Sequence[date] = await repository.read_local_days(
         reader, principal, rule.zone.key, rule.boundary_hour
     )
-    freezes = await repository.read_freeze_days(reader, principal)
+    return checked_in, await repository.read_freeze_days(reader, principal)
+
+
+def _streak_of(checked_in: Sequence[date], freezes: int, rule: DayRule) -> Streak:
     result = days.streak(checked_in, today=rule.today(), freezes_per_month=freezes)
     return Streak(
         current=result.current,
@@ -81,18 +114,24 @@ async def _streak(reader: ReadConnection, principal: Principal, rule: DayRule) -
     )
 
 
+async def _streak(reader: ReadConnection, principal: Principal, rule: DayRule) -> Streak:
+    return _streak_of(*await _streak_inputs(reader, principal, rule), rule)
+
+
 async def get_insights(
-    reader: ReadConnection, principal: Principal, *, start: date | None, end: date | None
+    db: Database, principal: Principal, *, start: date | None, end: date | None
 ) -> Insights:
     """For the person's local days `start`..`end` (default: the last 30 days). The streak
     always covers the whole history up to today."""
-    rule = await day_rule(reader, principal)
-    frame = _frame(rule, start, end)
-    samples = await _samples(reader, principal, frame)
-    streak = await _streak(reader, principal, rule)
-    names = await _names(reader, principal)
-    sentiment = await _journal_sentiment(reader, principal, frame)
-    result = await asyncio.to_thread(insights.insights, samples, frame, streak=streak, names=names)
+    async with db.reader(principal) as reader:
+        rule = await day_rule(reader, principal)
+        frame = _frame(rule, start, end)
+        local = await _local(reader, principal, frame)
+        checked_in, freezes = await _streak_inputs(reader, principal, rule)
+        names = await _names(reader, principal)
+        sentiment = await _journal_sentiment(reader, principal, frame)
+    streak = _streak_of(checked_in, freezes, rule)
+    result = await asyncio.to_thread(insights.insights, local, frame, streak=streak, names=names)
     return result.model_copy(update={"journal_sentiment": sentiment})
 
 
