@@ -10,14 +10,16 @@ from typing import Any
 import httpx
 import procrastinate
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mindspace.companion import memories, service
+from mindspace.companion import memories, repository, service
 from mindspace.companion.engines.scripted import FLOWS
 from mindspace.companion.memory import HashedEmbedder, cosine, summarise, top
 from mindspace.companion.prompts import MEMORY_HEADING
 from mindspace.platform.config import Settings
+from mindspace.platform.crypto import Vault
 from mindspace.platform.db import Database
 from tests.companion.conftest import BASE, CRISIS_TEXT, SAFE_REPLY, ModelServer, send, start
 from tests.conftest import Person, assert_problem, run_background
@@ -102,7 +104,7 @@ def test_the_summary_is_short_however_much_was_said() -> None:
 
 
 def test_the_hashed_embedding_is_deterministic_normalised_and_matches_shared_words() -> None:
-    embedder = HashedEmbedder()
+    embedder = HashedEmbedder(b"k" * 32)
     garden = embedder.embed("tomatoes in the allotment")
     assert garden == embedder.embed("tomatoes in the allotment")
     assert len(garden) == embedder.dimensions == 256
@@ -111,6 +113,8 @@ def test_the_hashed_embedding_is_deterministic_normalised_and_matches_shared_wor
     work = embedder.embed("my manager criticised my report")
     query = embedder.embed("how are the tomatoes at the allotment")
     assert top(query, [("work", work), ("garden", garden)], 3) == ["garden"]
+    # Someone else's key buckets the same words elsewhere.
+    assert HashedEmbedder(b"o" * 32).embed("tomatoes in the allotment") != garden
 
 
 # --- made only with permission, never from a crisis turn --------------------------------------
@@ -406,3 +410,30 @@ async def test_no_memory_reaches_a_model_without_permission_or_in_a_crisis(
     await _allow(client, user, False)
     await send(client, user, await start(client, user), "How are the tomatoes at the allotment?")
     assert MEMORY_HEADING not in _system_prompt(use_model.bodies[-1])
+
+
+@pytest.mark.asyncio
+async def test_recall_ranks_the_three_nearest_in_python_without_pgvector(
+    client: httpx.AsyncClient, app: FastAPI, db: Database, user: Person, background: Any
+) -> None:
+    await _allow(client, user)
+    for said in (
+        "The allotment flooded after the storm.",
+        "Tomatoes at the allotment with Bernadette, and the allotment shed is painted.",
+        "We baked sourdough bread with rosemary.",
+        "Bernadette and I picked tomatoes at the allotment.",
+        "Tomatoes again, roasted with garlic.",
+    ):
+        await _remembered(client, user, background, said)
+    vault: Vault = app.state.vault
+    async with db.session(user.principal) as session:
+        key = await vault.data_key(session, user.id)
+        recalled = await memories.recall(
+            session, user.principal, key, text_="tomatoes at the allotment with Bernadette"
+        )
+        assert not await repository.has_pgvector(session)
+    assert recalled.ranking is memories.Ranking.python
+    assert len(recalled.summaries) == memories.RECALLED
+    assert "Bernadette" in recalled.summaries[0]
+    assert "Bernadette" in recalled.summaries[1]
+    assert not any("sourdough" in s for s in recalled.summaries)

@@ -16,7 +16,7 @@ import enum
 import hashlib
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +41,14 @@ from mindspace.platform.pagination import Page, PageParams, page
 from mindspace.platform.security import Principal
 
 log = logging.getLogger(__name__)
-DEFAULT_EMBEDDER: Embedder = HashedEmbedder()
+EmbedderFor = Callable[[DataKey], Embedder]
+EMBEDDING_KEY = "companion.memory.embedding"
+
+
+def hashed_embedder(key: DataKey) -> Embedder:
+    return HashedEmbedder(key.subkey(EMBEDDING_KEY))
+
+
 RECALLED = 3
 # Ranking in Python reads at most this many of the person's newest memories.
 SCANNED = 500
@@ -96,7 +103,7 @@ async def remember_conversation(
     *,
     conversation_id: uuid.UUID,
     owner_id: uuid.UUID,
-    embedder: Embedder = DEFAULT_EMBEDDER,
+    embedder_for: EmbedderFor = hashed_embedder,
 ) -> bool:
     """The job body, in the person's own scope, idempotent (one memory per conversation).
     Returns whether a memory was stored."""
@@ -113,6 +120,7 @@ async def remember_conversation(
             key.open_text(row.content_sealed, purpose=CONTENT, row_id=row.id)
             for row in await repository.memorable_words(session, principal, conversation_id)
         ]
+        embedder = embedder_for(key)
         summary, vector = await asyncio.to_thread(
             _summary_and_vector, said, _exercises(key, conversation), embedder
         )
@@ -184,12 +192,13 @@ async def recall(
     key: DataKey,
     *,
     text_: str,
-    embedder: Embedder = DEFAULT_EMBEDDER,
+    embedder_for: EmbedderFor = hashed_embedder,
 ) -> Recall:
     """The person's `RECALLED` memories most similar to `text_`, best first. Nothing is cached:
     a memory deleted a moment ago is never recalled."""
     if not await memory_allowed(session, principal):
         return Recall([], None)
+    embedder = embedder_for(key)
     query = await asyncio.to_thread(embedder.embed, text_)
     if not any(query):
         return Recall([], None)

