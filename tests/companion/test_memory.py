@@ -20,7 +20,7 @@ from mindspace.companion.memory import HashedEmbedder, cosine, summarise, top
 from mindspace.companion.prompts import MEMORY_HEADING
 from mindspace.platform.config import Settings
 from mindspace.platform.crypto import Vault
-from mindspace.platform.db import Database
+from mindspace.platform.db import Database, DbScope
 from tests.companion.conftest import BASE, CRISIS_TEXT, SAFE_REPLY, ModelServer, send, start
 from tests.conftest import Person, assert_problem, run_background
 
@@ -437,3 +437,22 @@ async def test_recall_ranks_the_three_nearest_in_python_without_pgvector(
     assert "Bernadette" in recalled.summaries[0]
     assert "Bernadette" in recalled.summaries[1]
     assert not any("sourdough" in s for s in recalled.summaries)
+
+
+@pytest.mark.asyncio
+async def test_staff_never_read_memories_and_erasure_takes_them(
+    client: httpx.AsyncClient,
+    db: Database,
+    user: Person,
+    admin: Person,
+    background: Any,
+    owner_engine: AsyncEngine,
+) -> None:
+    await _allow(client, user)
+    await _remembered(client, user, background, GARDEN)
+    async with db.session(admin.principal, scope=DbScope.admin) as session:
+        seen = await session.execute(text("SELECT count(*) FROM companion_memory"))
+        assert seen.scalar_one() == 0
+    async with owner_engine.begin() as conn:
+        await conn.execute(text("DELETE FROM user_account WHERE id = :id"), {"id": user.id})
+    assert await _rows(owner_engine) == []
