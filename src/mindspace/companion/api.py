@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Request, status
 from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from mindspace.companion import service
+from mindspace.companion import memories, service
 from mindspace.companion.engine_config import open_engine
 from mindspace.companion.engines import Engine
 from mindspace.companion.entitlements import Entitlements, FreePlanForEveryone, Limits
@@ -18,6 +18,7 @@ from mindspace.companion.errors import (
     ConversationEnded,
     ConversationNotFound,
     DailyQuotaReached,
+    MemoryNotFound,
     PersonaNotIncluded,
     UnknownPersona,
 )
@@ -27,6 +28,8 @@ from mindspace.companion.schemas import (
     ConversationId,
     ConversationOut,
     ConversationStart,
+    MemoryId,
+    MemoryOut,
     MessageSend,
     PersonaOut,
     TransitionOut,
@@ -207,6 +210,32 @@ async def list_transitions(
     cnv_id: ConversationId, session: UserSession, principal: CurrentPrincipal
 ) -> list[TransitionOut]:
     return await service.list_transitions(session, principal, conversation_id=cnv_id)
+
+
+@conversations.get("/memories", responses=problem_responses(Unauthenticated, InvalidCursor))
+async def list_memories(
+    session: UserSession, principal: CurrentPrincipal, vault: KeyVault, paging: Paging
+) -> Page[MemoryOut]:
+    """What the companion remembers of your ended conversations (only while you allow AI
+    memory in your privacy settings), newest first."""
+    return await memories.list_memories(session, principal, vault, params=paging)
+
+
+@conversations.delete(
+    "/memories/{mem_id}",
+    status_code=204,
+    responses=problem_responses(Unauthenticated, MemoryNotFound),
+)
+async def delete_memory(
+    mem_id: MemoryId, session: UserSession, principal: CurrentPrincipal
+) -> None:
+    await memories.delete_memory(session, principal, memory_id=mem_id)
+
+
+@conversations.delete("/memories", status_code=204, responses=problem_responses(Unauthenticated))
+async def forget_everything(session: UserSession, principal: CurrentPrincipal) -> None:
+    """Forget everything the companion remembers about you."""
+    await memories.forget_everything(session, owner_id=principal.user_id)
 
 
 @admin.post(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from mindspace.companion import service
+from mindspace.companion import jobs, service
 from mindspace.companion.api import router
 from mindspace.platform.db import Database
 from mindspace.platform.domains import Domain
@@ -23,4 +23,6 @@ domain = Domain(
     router=router,
     export=service.export_companion,
     rooms=register_rooms,
+    jobs=jobs.blueprint,
+    subscribe=jobs.subscribe,
 )

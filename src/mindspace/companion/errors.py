@@ -31,3 +31,8 @@ class DailyQuotaReached(AppError):
     status = 429
     type = "companion-daily-quota"
     title = "You have reached today's messages for your plan"
+
+
+class MemoryNotFound(NotFound):
+    type = "companion-memory-not-found"
+    title = "Memory not found"

@@ -8,7 +8,18 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, false, func
+from sqlalchemy import (
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    false,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mindspace.companion.safety_state import SafetyState
@@ -18,6 +29,7 @@ from mindspace.safety.service import RiskLevel
 # Where each sealed value lives: part of its associated data, so values cannot swap columns.
 CONTENT = "companion_message.content"
 ENGINE_STATE = "companion_conversation.engine_state"
+SUMMARY = "companion_memory.summary"
 
 
 class ConversationStatus(enum.StrEnum):
@@ -82,6 +94,8 @@ class Message(IdMixin, OwnedMixin, Base):
     engine: Mapped[str | None] = mapped_column(String(20))
     # True when a model's reply was withheld and a safe scripted one sent instead.
     replaced: Mapped[bool] = mapped_column(server_default=false())
+    # Whether memory may ever keep it: the person's words, assessed normal, outside a crisis.
+    memorable: Mapped[bool] = mapped_column(server_default=false())
     content_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
@@ -104,4 +118,23 @@ class SafetyTransition(IdMixin, OwnedMixin, Base):
     # The reviewer who cleared it; None when the person's own message or word moved it.
     actor_id: Mapped[uuid.UUID | None]
     message_id: Mapped[uuid.UUID | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Memory(IdMixin, OwnedMixin, Base):
+    """What the companion remembers of one ended conversation, while the person allows it:
+    a short summary (sealed) and its embedding, for retrieval by similarity."""
+
+    __tablename__ = "companion_memory"
+    __table_args__ = (
+        Index("ix_companion_memory_owner_created", "owner_id", "created_at", "id"),
+        UniqueConstraint("conversation_id", name="uq_companion_memory_conversation_id"),
+    )
+
+    conversation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("companion_conversation.id", ondelete="CASCADE")
+    )
+    summary_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    embedding: Mapped[list[float]] = mapped_column(ARRAY(Float))
+    embedder: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

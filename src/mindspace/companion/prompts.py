@@ -3,12 +3,16 @@ gate runs before any model, and every model reply is checked before it is sent."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 DISCLOSURE = (
     "I'm Mindspace's AI wellbeing companion, not a therapist or a person. I can listen and "
     "guide you through exercises from cognitive behavioural therapy, but I can't diagnose or "
     "give medical advice. If you are in danger or thinking about ending your life, please "
     "contact emergency services or a crisis line; I can show you one for your country."
 )
+
+MEMORY_HEADING = "What you remember about this person (they can delete it):"
 
 _SYSTEM = """You are {persona}, the AI wellbeing companion in the Mindspace app.
 Who you are:
@@ -26,6 +30,10 @@ show local resources. Keep replies short (under 150 words) unless guiding an exe
 Reply in the language of the person's locale ({locale}) when you can."""
 
 
-def system_prompt(persona: str, locale: str) -> str:
+def system_prompt(persona: str, locale: str, memories: Sequence[str] = ()) -> str:
+    """With what the person let the companion remember of earlier conversations, if any."""
     name = persona.replace("_", " ").strip() or "companion"
-    return _SYSTEM.format(persona=f"the {name}" if name == "companion" else name, locale=locale)
+    prompt = _SYSTEM.format(persona=f"the {name}" if name == "companion" else name, locale=locale)
+    if not memories:
+        return prompt
+    return "\n\n".join([prompt, MEMORY_HEADING + "\n" + "\n".join(f"- {m}" for m in memories)])

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mindspace.companion.models import Author, Conversation, Message, SafetyTransition
+from mindspace.companion.models import Author, Conversation, Memory, Message, SafetyTransition
 from mindspace.platform.pagination import PageParams, keyset
 from mindspace.platform.security import Principal
 
@@ -121,3 +121,74 @@ async def all_messages(
         .order_by(Message.created_at, Message.id)
     )
     return (await session.execute(stmt)).all()
+
+
+MEMORY_COLUMNS = (Memory.id, Memory.conversation_id, Memory.summary_sealed, Memory.created_at)
+
+
+def readable_memories(principal: Principal) -> Select[*tuple[Any, ...]]:
+    return select(*MEMORY_COLUMNS).where(Memory.owner_id == principal.user_id)
+
+
+async def list_memories(
+    session: AsyncSession, principal: Principal, params: PageParams
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    stmt = keyset(readable_memories(principal), params, Memory.created_at, Memory.id)
+    return (await session.execute(stmt)).all()
+
+
+async def memorable_words(
+    session: AsyncSession, principal: Principal, conversation_id: uuid.UUID
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The person's messages in a conversation that memory may keep, oldest first."""
+    stmt = (
+        select(Message.id, Message.content_sealed)
+        .where(
+            Message.owner_id == principal.user_id,
+            Message.conversation_id == conversation_id,
+            Message.author == Author.person.value,
+            Message.memorable,
+        )
+        .order_by(Message.created_at, Message.id)
+    )
+    return (await session.execute(stmt)).all()
+
+
+async def memory_vectors(
+    session: AsyncSession, principal: Principal, *, embedder: str, limit: int
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The newest `limit` memories' ids and embeddings, for ranking in Python."""
+    stmt = (
+        select(Memory.id, Memory.embedding)
+        .where(Memory.owner_id == principal.user_id, Memory.embedder == embedder)
+        .order_by(Memory.created_at.desc(), Memory.id.desc())
+        .limit(limit)
+    )
+    return (await session.execute(stmt)).all()
+
+
+async def nearest_memories_pgvector(
+    session: AsyncSession, principal: Principal, query: list[float], *, embedder: str, k: int
+) -> list[uuid.UUID]:
+    """The `k` nearest by cosine distance, ranked in PostgreSQL by the pgvector extension."""
+    stmt = text(
+        "SELECT id FROM companion_memory WHERE owner_id = :owner AND embedder = :embedder "
+        "ORDER BY CAST(embedding AS vector) <=> CAST(CAST(:query AS double precision[]) AS vector) "
+        "LIMIT :k"
+    )
+    params = {"owner": principal.user_id, "embedder": embedder, "query": query, "k": k}
+    return list((await session.execute(stmt, params)).scalars())
+
+
+async def has_pgvector(session: AsyncSession) -> bool:
+    stmt = text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')")
+    return bool((await session.execute(stmt)).scalar_one())
+
+
+async def summaries(
+    session: AsyncSession, principal: Principal, memory_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, bytes]:
+    stmt = select(Memory.id, Memory.summary_sealed).where(
+        Memory.owner_id == principal.user_id, Memory.id.in_(memory_ids)
+    )
+    return {row.id: row.summary_sealed for row in await session.execute(stmt)}

@@ -15,6 +15,7 @@ from mindspace.safety.service import CrisisResources
 
 ConversationId = Annotated[uuid.UUID, PublicId("cnv", "companion conversation")]
 MessageId = Annotated[uuid.UUID, PublicId("cmsg", "companion message")]
+MemoryId = Annotated[uuid.UUID, PublicId("cmem", "companion memory")]
 MESSAGE_MAX_CHARS = 4000
 SAFETY_PLAN_PATH = "/api/v1/safety/plan"
 
@@ -85,4 +86,11 @@ class TransitionOut(OutputModel):
     after: SafetyState
     trigger: Trigger
     rule: str
+    created_at: datetime
+
+
+class MemoryOut(OutputModel):
+    id: MemoryId
+    summary: str = Field(description="What the companion remembers, in your own words")
+    conversation_id: ConversationId = Field(description="The conversation it came from")
     created_at: datetime

@@ -7,8 +7,9 @@ message gets the crisis response, resources and an alert in the same transaction
 limit, quota or credit in the way; in a crisis state only scripted replies are written; any
 other reply may come from a model, and a model's reply is assessed before the person sees it.
 
-Memory (summaries and embeddings) and AI-credit debiting are not built yet: `_remember` and
-`Limits.entitlements` are where they go.
+Each of the person's messages is marked memorable only when it was assessed normal outside a
+crisis state; memory (companion.memories) keeps nothing else. AI-credit debiting is not built
+yet: `Limits.entitlements` is where it goes.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ import orjson
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mindspace.companion import personas, replies, repository
+from mindspace.companion import memories, personas, replies, repository
 from mindspace.companion.engines import ChatMessage, Engine, EngineRequest, Role
-from mindspace.companion.engines.scripted import ScriptedEngine
+from mindspace.companion.engines.scripted import ScriptedEngine, finished_flow
 from mindspace.companion.entitlements import Entitlements, Limits
 from mindspace.companion.errors import (
     ConversationEnded,
@@ -296,10 +297,12 @@ async def _locked(
 async def end_conversation(
     session: AsyncSession, principal: Principal, *, conversation_id: uuid.UUID
 ) -> ConversationOut:
+    """Ended; remembered afterwards by a job when the person allows memory."""
     conversation = await _locked(session, principal, conversation_id)
     if conversation.status != ConversationStatus.ended:
         conversation.status = ConversationStatus.ended.value
         conversation.ended_at = utc_now()
+        await memories.announce_end(session, principal, conversation_id=conversation.id)
         await session.flush()
         await session.refresh(conversation)
     return _conversation_out(conversation)
@@ -516,6 +519,9 @@ async def send_message(
         last_high_risk_at=conversation.last_high_risk_at,
     )
     _record_transition(session, conversation, transition, actor=principal, message_id=said.id)
+    said.memorable = (
+        assessment.level is RiskLevel.normal and not in_crisis and uses_models(transition.after)
+    )
     conversation.session_level = session_level.at_least(assessment.level).value
     if crisis_now:
         conversation.last_high_risk_at = now
@@ -564,6 +570,7 @@ async def send_message(
         streamed.append(
             await _engine_reply(
                 session,
+                principal,
                 writer,
                 engine if uses_models(transition.after) else ScriptedEngine(),
                 conversation,
@@ -589,6 +596,7 @@ async def send_message(
 
 async def _engine_reply(
     session: AsyncSession,
+    principal: Principal,
     writer: _Writer,
     engine: Engine,
     conversation: Conversation,
@@ -607,8 +615,20 @@ async def _engine_reply(
         if m.kind is not MessageKind.disclosure
     ]
     state = _open_state(writer.key, conversation)
+    # Only a model is told what the person let it remember, and never in a crisis state.
+    recalled = (
+        await memories.recall(session, principal, writer.key, text_=text)
+        if engine.name != ScriptedEngine.name and support is None
+        else memories.Recall([], None)
+    )
     started = await engine.start(
-        EngineRequest(history=history, text=text, persona=conversation.persona, state=state)
+        EngineRequest(
+            history=history,
+            text=text,
+            persona=conversation.persona,
+            state=state,
+            memories=recalled.summaries,
+        )
     )
     chunks = [chunk async for chunk in started.chunks]
     content = "".join(chunks)
@@ -618,7 +638,13 @@ async def _engine_reply(
         content, replaced = replies.model_replacement(), True
         chunks = list(replies.pieces(content))
     else:
-        conversation.engine_state_sealed = _seal_state(writer.key, conversation.id, started.state)
+        completed = list(state.get(memories.COMPLETED, []))
+        if started.engine == ScriptedEngine.name and (
+            done := finished_flow(text, state, started.state)
+        ):
+            completed.append(done)
+        kept = {**started.state, memories.COMPLETED: completed} if completed else started.state
+        conversation.engine_state_sealed = _seal_state(writer.key, conversation.id, kept)
     kind = MessageKind.reply
     if support is not None:
         reminder = replies.safety_reminder(support.resources)
@@ -687,11 +713,12 @@ async def export_companion(session: AsyncSession, principal: Principal) -> dict[
     ).all()
     by_conversation = await _opened_messages(session, principal, key) if key else {}
     return {
+        "memories": await memories.export_memories(session, principal, key),
         "conversations": [
             {
                 **_conversation_out(c).model_dump(mode="json"),
                 "messages": by_conversation.get(c.id, []),
             }
             for c in conversations
-        ]
+        ],
     }

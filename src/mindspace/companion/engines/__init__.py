@@ -37,6 +37,8 @@ class EngineRequest:
     persona: str = "companion"
     locale: str = "en"
     state: dict[str, Any] = field(default_factory=dict)
+    # Summaries of past conversations the person let the companion keep, most relevant first.
+    memories: Sequence[str] = ()
 
 
 @dataclass(slots=True)

@@ -132,7 +132,10 @@ class OpenAICompatibleEngine(_StreamingEngine):
             "max_tokens": self.max_tokens,
             "temperature": 0.7,
             "messages": [
-                {"role": "system", "content": system_prompt(request.persona, request.locale)},
+                {
+                    "role": "system",
+                    "content": system_prompt(request.persona, request.locale, request.memories),
+                },
                 *_messages(request),
             ],
         }
@@ -178,7 +181,7 @@ class AnthropicEngine(_StreamingEngine):
             "model": self.model,
             "stream": True,
             "max_tokens": self.max_tokens,
-            "system": system_prompt(request.persona, request.locale),
+            "system": system_prompt(request.persona, request.locale, request.memories),
             "messages": _messages(request),
         }
         response = await self._open("/v1/messages", body)

@@ -536,6 +536,14 @@ def respond(text: str, state: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return reply, ({"misses": misses} if misses else {})
 
 
+def finished_flow(text: str, before: dict[str, Any], after: dict[str, Any]) -> str | None:
+    """The guided flow that `text` completed, given the states before and after its reply."""
+    flow = FLOWS.get(before.get("flow") or "")
+    if flow is None or "flow" in after or _EXIT.match(text):
+        return None
+    return flow.name if int(before.get("step", 0)) >= len(flow.steps) - 1 else None
+
+
 def _begin(flow: Flow) -> tuple[str, dict[str, Any]]:
     first = flow.steps[0]
     return f"{flow.intro}\n\n{first.ask({})}", {"flow": flow.name, "step": 0, "answers": {}}
