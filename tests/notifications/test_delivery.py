@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from mindspace.identity import service as identity
 from mindspace.notifications import service as notifications
@@ -49,6 +49,18 @@ async def rows(db: Database, model: Any) -> list[Any]:
 
 async def verified_person(db: Database, app: FastAPI, **overrides: Any) -> Person:
     return await create_user(db, app.state.tokens, email_verified_at=utc_now(), **overrides)
+
+
+async def security_alert_during_outage(
+    db: Database, app: FastAPI, background: Background, smtp: SmtpServer
+) -> Person:
+    """A person whose security alert's first email attempt has failed: SMTP was down."""
+    person = await verified_person(db, app)
+    background.email = smtp.provider()
+    smtp.stop()
+    await notify(db, person, category=Category.security, kind="security_alert")
+    await background.run()
+    return person
 
 
 async def subscribe(db: Database, person: Person, push_service: PushService) -> None:
@@ -339,13 +351,7 @@ async def test_a_rerun_of_the_dispatch_creates_and_sends_nothing_twice(
 async def test_an_address_changed_before_sending_is_not_used(
     db: Database, app: FastAPI, background: Background, smtp: SmtpServer, owner_engine: Any
 ) -> None:
-    from sqlalchemy import text
-
-    person = await verified_person(db, app)
-    background.email = smtp.provider()
-    smtp.stop()
-    await notify(db, person, category=Category.security, kind="security_alert")
-    await background.run()
+    person = await security_alert_during_outage(db, app, background, smtp)
     async with owner_engine.begin() as conn:
         await conn.execute(
             text("UPDATE user_account SET email = 'new-' || email WHERE id = :id"),

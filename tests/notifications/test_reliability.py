@@ -20,6 +20,7 @@ from tests.notifications.test_delivery import (
     notify,
     reminder,
     rows,
+    security_alert_during_outage,
     subscribe,
     verified_person,
 )
@@ -29,12 +30,8 @@ from tests.notifications.test_delivery import (
 async def test_smtp_down_then_up_delivers_exactly_one_email(
     db: Database, app: FastAPI, background: Background, smtp: SmtpServer
 ) -> None:
-    person = await verified_person(db, app)
-    background.email = smtp.provider()
-    smtp.stop()
-    await notify(db, person, category=Category.security, kind="security_alert")
+    person = await security_alert_during_outage(db, app, background, smtp)
 
-    await background.run()
     for _ in range(2):  # two retries while the server is still down
         (job,) = await background.waiting_jobs()
         # The retry is scheduled later (backoff), not run again at once.
@@ -103,11 +100,7 @@ async def test_a_push_service_outage_is_retried_until_it_is_back(
 async def test_a_delivery_is_given_up_after_its_last_attempt(
     db: Database, app: FastAPI, background: Background, smtp: SmtpServer, owner_engine: Any
 ) -> None:
-    person = await verified_person(db, app)
-    background.email = smtp.provider()
-    smtp.stop()
-    await notify(db, person, category=Category.security, kind="security_alert")
-    await background.run()
+    await security_alert_during_outage(db, app, background, smtp)
     async with owner_engine.begin() as conn:
         # As if every attempt but the last had already failed.
         await conn.execute(
