@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     # The companion's reply engine: scripted needs no network; a model engine always falls back
     # to it. `companion_model_base_url`: an OpenAI-compatible /v1 base, or Anthropic's API.
     companion_engine: Literal["scripted", "openai", "anthropic"] = "scripted"
+    # Sentence embeddings (platform.embeddings): `auto` uses the MiniLM model when the `ai` extra
+    # is installed; `off` keeps every caller on its dependency-free path.
+    embeddings: Literal["auto", "off"] = "auto"
     companion_model_base_url: str | None = None
     companion_model: str | None = None
     companion_model_api_key: SecretStr | None = None
