@@ -151,6 +151,9 @@ def ruleset() -> RuleSet:
         ]
         for r in data["rule"]:
             past_level = r.get("past_level")
+            if r.get("attributes") and r.get("negatable"):
+                # The engine blanks attributed sentences as it goes; negated spans must not move.
+                raise ValueError(f"a rule for {r['signal']} both attributes and is negatable")
             rules.append(
                 Rule(
                     signal=Signal(r["signal"]),
