@@ -88,6 +88,24 @@ def _is_negated(rules: RuleSet, text: str, start: int) -> bool:
     return rules.negation.search(" ".join(words)) is not None
 
 
+def negated_clauses(text: str) -> list[str]:
+    """In readable text: what each of the rules' `unsaid` negations reaches, the words after it
+    in its clause, as far as a negation may stand from what it negates. The similarity layer
+    drops a match these words reach by themselves: "I'm not done with living" is not a wish to
+    die, though a sentence embedding reads it as one."""
+    rules = ruleset()
+    # Exempt phrases ("not sure", "not ok") become spaces of the same length: offsets hold.
+    cues = rules.negation_exempt.sub(lambda m: " " * len(m.group(0)), text)
+    clauses: list[str] = []
+    for cue in rules.unsaid.finditer(cues):
+        found = _CLAUSE_BREAK.search(text, cue.end())
+        words = _WORD.findall(text, cue.end(), found.start() if found else len(text))
+        clause = " ".join(w for w in words[:_NEGATION_REACH] if w != _BLANK.strip())
+        if clause:
+            clauses.append(clause)
+    return clauses
+
+
 def _match_rule(
     rules: RuleSet, rule: Rule, text: str
 ) -> tuple[list[Evidence], list[re.Match[str]], list[tuple[int, int]]]:

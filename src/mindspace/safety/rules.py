@@ -118,6 +118,8 @@ class RuleSet:
     rules: tuple[Rule, ...]  # attributing rules first
     negation: re.Pattern[str]
     negation_exempt: re.Pattern[str]
+    # Negations whose clause the similarity layer leaves unread (engine._negated_clauses).
+    unsaid: re.Pattern[str]
     past: re.Pattern[str]
     escalations: tuple[Escalation, ...]
 
@@ -138,6 +140,7 @@ def ruleset() -> RuleSet:
     rules: list[Rule] = []
     negation: list[str] = []
     exempt: list[str] = []
+    unsaid: list[str] = []
     past: list[str] = []
     for language in LANGUAGES:
         data = _load(f"rules/{language}.toml")
@@ -167,6 +170,7 @@ def ruleset() -> RuleSet:
         modifiers = data.get("modifiers", {})
         negation += modifiers.get("negation", [])
         exempt += modifiers.get("negation_exempt", [])
+        unsaid += modifiers.get("unsaid", [])
         past += modifiers.get("past", [])
     escalations = tuple(
         Escalation(
@@ -185,6 +189,7 @@ def ruleset() -> RuleSet:
         rules=tuple(sorted(rules, key=lambda r: not r.attributes)),
         negation=compile_patterns(negation),
         negation_exempt=compile_patterns(exempt),
+        unsaid=compile_patterns(unsaid),
         past=compile_patterns(past),
         escalations=escalations,
     )

@@ -120,6 +120,14 @@ class Scores:
 
 
 @dataclass(frozen=True, slots=True)
+class Piece:
+    """A piece of a text, and each clause a negation in it reaches, scored alone."""
+
+    whole: Scores
+    negated: tuple[Scores, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Exemplars:
     items: tuple[Exemplar, ...]
     thresholds: Thresholds
@@ -183,17 +191,17 @@ class _Recent:
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._items: OrderedDict[str, list[Scores]] = OrderedDict()
+        self._items: OrderedDict[str, list[Piece]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, texts: Sequence[str]) -> dict[str, list[Scores]]:
+    def get(self, texts: Sequence[str]) -> dict[str, list[Piece]]:
         with self._lock:
             found = {t: self._items[t] for t in texts if t in self._items}
             for t in found:
                 self._items.move_to_end(t)
         return found
 
-    def put(self, found: dict[str, list[Scores]]) -> None:
+    def put(self, found: dict[str, list[Piece]]) -> None:
         with self._lock:
             self._items.update(found)
             while len(self._items) > self._size:
@@ -209,6 +217,7 @@ class Similarity:
         data: Exemplars,
         *,
         prepare: Callable[[str], str] = str.strip,
+        negated: Callable[[str], Sequence[str]] = lambda piece: (),
         thresholds: Thresholds | None = None,
         remember: int = _CACHED,
     ):
@@ -218,7 +227,15 @@ class Similarity:
         # Messages and examples alike are read as prepared (engine.readable: what the rules
         # did not explain away), so that they compare.
         self.prepare = prepare
-        self._matrix = encoder.encode([prepare(e.text) for e in data.items])
+        # What the negations in a prepared piece reach (engine.negated_clauses).
+        self.negated = negated
+        prepared = [prepare(e.text) for e in data.items]
+        # Examples that say a warning sign with a negation ("you won't hear from me again"):
+        # negated words near one of them are the warning sign, not its denial.
+        self._negating = frozenset(
+            e for e, p in zip(data.items, prepared, strict=True) if negated(p)
+        )
+        self._matrix = encoder.encode(prepared)
         levels = np.array([e.level.rank for e in data.items])
         self._high = np.flatnonzero(levels == RiskLevel.high_risk.rank)
         self._elevated = np.flatnonzero(levels == RiskLevel.elevated_concern.rank)
@@ -237,7 +254,7 @@ class Similarity:
         other._recent = _Recent(size)
         return other
 
-    def scores(self, texts: Sequence[str]) -> list[list[Scores]]:
+    def scores(self, texts: Sequence[str]) -> list[list[Piece]]:
         """Per text, per piece: the similarities the decision reads. Blocking CPU work: it
         encodes the texts not seen recently, in one batch."""
         known = self._recent.get(texts)
@@ -248,14 +265,22 @@ class Similarity:
             known |= found
         return [known[t] for t in texts]
 
-    def _score(self, texts: Sequence[str]) -> list[list[Scores]]:
-        split = [pieces(self.prepare(t)) if reads(t) else [] for t in texts]
-        flat = [p for ps in split for p in ps]
+    def _score(self, texts: Sequence[str]) -> list[list[Piece]]:
+        split = [
+            [(piece, self.negated(piece)) for piece in pieces(self.prepare(t))] if reads(t) else []
+            for t in texts
+        ]
+        flat = [s for ps in split for piece, clauses in ps for s in (piece, *clauses)]
         if not flat:
             return [[] for _ in texts]
-        similarities = self.encoder.encode(flat) @ self._matrix.T
-        rows = iter(similarities)
-        return [[self._best(next(rows)) for _ in ps] for ps in split]
+        rows = iter(self.encoder.encode(flat) @ self._matrix.T)
+        return [
+            [
+                Piece(self._best(next(rows)), tuple(self._best(next(rows)) for _ in clauses))
+                for _, clauses in ps
+            ]
+            for ps in split
+        ]
 
     def _best(self, s: Vectors) -> Scores:
         high = int(self._high[np.argmax(s[self._high])])
@@ -278,11 +303,25 @@ class Similarity:
             return Match(RiskLevel.elevated_concern, self.exemplars[index], best)
         return NO_MATCH
 
-    def strongest(self, per_piece: Sequence[Scores]) -> Match:
+    def judge(self, piece: Piece) -> Match:
+        """A piece's match, unless words a negation reaches reach its level by themselves, near
+        an example without a negation: then what matched is denied ("I'm not done with
+        living") and the match is dropped. Near an example with one ("I won't be around"), the
+        negation is part of the warning sign and the match stands."""
+        found = self.decide(piece.whole)
+        if found.level is RiskLevel.normal:
+            return found
+        for clause in piece.negated:
+            denied = self.decide(clause)
+            if denied.level.rank >= found.level.rank and denied.exemplar not in self._negating:
+                return NO_MATCH
+        return found
+
+    def strongest(self, per_piece: Sequence[Piece]) -> Match:
         """The highest level any piece reaches, and its nearest example."""
         best = NO_MATCH
-        for scores in per_piece:
-            found = self.decide(scores)
+        for piece in per_piece:
+            found = self.judge(piece)
             if (found.level.rank, found.score) > (best.level.rank, best.score):
                 best = found
         return best
