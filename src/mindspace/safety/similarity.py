@@ -18,7 +18,7 @@ rules; `reads` decides, by script and by the commonest words of each language.
 
 A message is compared whole when short, and sentence by sentence when long (the model reads
 256 word pieces at most, and one sentence of crisis in a long journal entry is diluted in the
-average of the rest).
+average of the rest); the strongest piece counts.
 
 Decision, per piece: the best similarity to each level's examples. High risk when the nearest
 concerning example is a high-risk one, at least `high_risk` similar, and it beats the best
@@ -47,7 +47,7 @@ import numpy.typing as npt
 from mindspace.safety.assessment import RiskLevel, Signal
 
 Vectors = npt.NDArray[np.float32]
-# A piece longer than this is split at sentence ends; the model truncates at 256 word pieces.
+# A text longer than this is read sentence by sentence; the model truncates at 256 word pieces.
 _PIECE_CHARS = 300
 _MAX_PIECES = 24
 _SENTENCE_END = re.compile(r"(?<=[.!?।])\s+|\n+")
@@ -170,20 +170,14 @@ def reads(text: str) -> bool:
 
 
 def pieces(text: str) -> list[str]:
-    """The text itself when short; else runs of whole sentences of up to `_PIECE_CHARS`."""
+    """The text itself when short; else its sentences, neighbours joined evenly when there are
+    more than `_MAX_PIECES`, so that one sentence of crisis is read nearly alone."""
     text = text.strip()
     if len(text) <= _PIECE_CHARS:
         return [text] if text else []
-    out: list[str] = []
-    current = ""
-    for sentence in filter(None, (s.strip() for s in _SENTENCE_END.split(text))):
-        if current and len(current) + 1 + len(sentence) > _PIECE_CHARS:
-            out.append(current)
-            current = ""
-        current = f"{current} {sentence}" if current else sentence
-    if current:
-        out.append(current)
-    return out[:_MAX_PIECES]
+    sentences = [s for s in (part.strip() for part in _SENTENCE_END.split(text)) if s]
+    per = -(-len(sentences) // _MAX_PIECES)
+    return [" ".join(sentences[i : i + per]) for i in range(0, len(sentences), per)]
 
 
 class _Recent:
