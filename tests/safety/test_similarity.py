@@ -13,7 +13,15 @@ import pytest
 from mindspace.platform import embeddings
 from mindspace.safety import engine
 from mindspace.safety.assessment import AssessmentContext, RiskLevel, Signal
-from mindspace.safety.evaluation import SETS, TARGETED, Targets, evaluate, load
+from mindspace.safety.evaluation import (
+    SETS,
+    TARGETED,
+    Ceilings,
+    Targets,
+    calibrate,
+    evaluate,
+    load,
+)
 from mindspace.safety.service import similarity_layer
 from mindspace.safety.similarity import Similarity, Vectors, exemplars, pieces, reads
 
@@ -156,6 +164,24 @@ def test_other_languages_are_left_to_the_rules(layer: Similarity) -> None:
 def test_the_targets_are_met_with_the_layer(layer: Similarity, name: str) -> None:
     report = evaluate(name, load(name), lambda t, c: engine.assess(t, c, similarity=layer))
     assert report.failures(Targets()) == [], report.render()
+
+
+def test_calibration_keeps_the_combined_costs_under_the_ceilings(layer: Similarity) -> None:
+    examples = load("tuning")[::5]
+    found = calibrate(layer, examples, Ceilings(0.0, 0.05, 0.05), limit=5)
+    assert found
+    for point in found:
+        assert point.false_high_on_normal == 0.0
+        assert point.flagged_normal <= 0.05
+        assert point.raised_elevated <= 0.05
+    ranks = [(-p.alone_high, -p.alone_concern, -p.alone_elevated) for p in found]
+    assert ranks == sorted(ranks)
+    # What it reports is what an evaluation under those thresholds finds.
+    best = layer.with_thresholds(found[0].thresholds)
+    report = evaluate("tuning", examples, lambda t, c: engine.assess(t, c, similarity=best))
+    assert report.flagged_normal == pytest.approx(found[0].flagged_normal)
+    high, total = report.caught(H)
+    assert high == total  # the rules already catch every tuning message
 
 
 class _Counting:
