@@ -88,12 +88,11 @@ def _use(layer: Similarity | None) -> None:
 
 
 async def _load_similarity(settings: Settings) -> None:
-    if not embeddings.enabled(settings):
-        log.info("safety similarity layer off: embeddings disabled or the `ai` extra missing")
-        return
     try:
         encoder = await embeddings.load_in_background(settings)
-        assert encoder is not None  # noqa: S101 - enabled, checked above
+        if encoder is None:
+            log.info("safety similarity layer off: embeddings disabled or the `ai` extra missing")
+            return
         layer = await asyncio.to_thread(similarity_layer, encoder)
     except Exception:
         # The rules still stand; a broken model install must not take the service down.
