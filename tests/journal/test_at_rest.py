@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mindspace.journal import service
-from mindspace.journal.schemas import EntryCreate
+from mindspace.journal.schemas import Entry, EntryCreate
 from mindspace.platform import crypto
 from mindspace.platform.crypto import DecryptionError, MasterKeys, Vault
 from mindspace.platform.db import Database, DbScope
@@ -176,7 +176,7 @@ async def test_rotation_keeps_every_entry_readable(db: Database, user: Person) -
         opened = await service.get_entry(
             reader, user.principal, Vault(MasterKeys([new])), entry_id=written.id
         )
-    assert opened == written
+    assert opened == Entry(**written.model_dump(exclude={"crisis"}))
 
 
 async def test_the_hot_read_path_sees_only_my_entries_and_key_even_unfiltered(

@@ -11,13 +11,12 @@ from mindspace.companion.safety_state import SafetyState, Trigger
 from mindspace.platform.ids import PublicId
 from mindspace.platform.pagination import Page
 from mindspace.platform.schemas import InputModel, OutputModel
-from mindspace.safety.service import CrisisResources
+from mindspace.safety.service import CrisisSupport
 
 ConversationId = Annotated[uuid.UUID, PublicId("cnv", "companion conversation")]
 MessageId = Annotated[uuid.UUID, PublicId("cmsg", "companion message")]
 MemoryId = Annotated[uuid.UUID, PublicId("cmem", "companion memory")]
 MESSAGE_MAX_CHARS = 4000
-SAFETY_PLAN_PATH = "/api/v1/safety/plan"
 
 
 class PersonaOut(OutputModel):
@@ -64,14 +63,6 @@ class MessageOut(OutputModel):
 
 class ConversationDetail(ConversationOut):
     messages: Page[MessageOut] = Field(description="Newest first")
-
-
-class CrisisSupport(OutputModel):
-    """Sent with every crisis response, so the lines are on screen whatever the client shows."""
-
-    resources: CrisisResources
-    safety_plan: str = Field(default=SAFETY_PLAN_PATH, description="Your safety plan")
-    offers: list[str] = Field(default=["grounding", "safety_plan"])
 
 
 class TurnOut(OutputModel):

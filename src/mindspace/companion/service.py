@@ -57,7 +57,6 @@ from mindspace.companion.safety_state import (
 from mindspace.companion.schemas import (
     ConversationDetail,
     ConversationOut,
-    CrisisSupport,
     MessageOut,
     PersonaOut,
     TransitionOut,
@@ -77,7 +76,7 @@ from mindspace.platform.pagination import Page, PageParams, page
 from mindspace.platform.realtime import Realtime, room_name
 from mindspace.platform.security import Principal
 from mindspace.safety import service as safety
-from mindspace.safety.service import AssessmentContext, RiskLevel, Signal
+from mindspace.safety.service import AssessmentContext, CrisisSupport, RiskLevel, Signal
 
 log = logging.getLogger(__name__)
 DISCLOSURE_EVERY = timedelta(hours=3)
@@ -537,8 +536,7 @@ async def send_message(
     support: CrisisSupport | None = None
     if crisis_now or not uses_models(transition.after):
         me = await identity.load_me(session, principal)
-        resources = safety.crisis_resources(me.country)
-        support = CrisisSupport(resources=resources)
+        support = safety.crisis_support(me.country)
     if support is not None and crisis_now:
         content = replies.crisis_response(support.resources)
         reply = writer.add(

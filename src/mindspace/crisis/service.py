@@ -44,6 +44,8 @@ from mindspace.platform.outbox import OutboxEvent
 from mindspace.platform.pagination import Page, PageParams, keyset, page
 from mindspace.platform.realtime import ADMIN_ROOM, Realtime
 from mindspace.platform.security import STAFF_ROLES, Principal
+from mindspace.safety import service as safety
+from mindspace.safety.service import CrisisSupport, RiskLevel
 
 MAX_TRUSTED_CONTACTS = 10
 # Signals within this time of an unresolved alert's last signal update that alert: one episode,
@@ -158,11 +160,12 @@ async def raise_alert(
     severity: Severity,
     trigger: str,
     signals: Sequence[str],
-    excerpt: str,
+    excerpt: str | None,
     source_type: str | None = None,
     source_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """Records risk for `owner_id` in the caller's transaction; returns the alert's id.
+    `excerpt` is None where staff may never see the words (the journal, mood notes).
 
     Within `ALERT_COOLDOWN` of an unresolved alert's last signal, that alert is updated (more
     occurrences, the union of signals, the higher severity) instead of a new one piling up; a
@@ -186,7 +189,7 @@ async def raise_alert(
         current.signals = sorted({*current.signals, *signals})
         if escalated:
             current.severity = severity.value
-            current.excerpt = excerpt[:EXCERPT_LENGTH]
+            current.excerpt = (excerpt or "")[:EXCERPT_LENGTH]
             _announce(session, current, escalated=True)
         return current.id
     alert = CrisisAlert(
@@ -194,7 +197,7 @@ async def raise_alert(
         severity=severity.value,
         trigger=trigger,
         signals=sorted(set(signals)),
-        excerpt=excerpt[:EXCERPT_LENGTH],
+        excerpt=(excerpt or "")[:EXCERPT_LENGTH],
         source_type=source_type,
         source_id=source_id,
         created_at=now,
@@ -204,6 +207,38 @@ async def raise_alert(
     await session.flush()
     _announce(session, alert, escalated=False)
     return alert.id
+
+
+async def respond_to_writing(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    text: str,
+    source_type: str,
+    source_id: uuid.UUID,
+) -> CrisisSupport | None:
+    """For words written outside a conversation (a journal entry, a mood note), in the request
+    that saves them: high risk gets the lines for the person's country in the same response.
+    The care team hears of it only when the person allowed crisis outreach, and then learns the
+    warning signs and where, never the words. Otherwise the assessment is kept nowhere: it runs
+    in memory, for the person alone."""
+    assessment = await safety.assess_off_loop(text)
+    if assessment.level is not RiskLevel.high_risk:
+        return None
+    preferences = await identity.get_preferences(session, principal)
+    if preferences.privacy.allow_crisis_outreach:
+        await raise_alert(
+            session,
+            owner_id=principal.user_id,
+            severity=Severity.high_risk,
+            trigger=source_type,
+            signals=[s.value for s in assessment.signals],
+            excerpt=None,
+            source_type=source_type,
+            source_id=source_id,
+        )
+    me = await identity.load_me(session, principal)
+    return safety.crisis_support(me.country)
 
 
 def _announce(session: AsyncSession, alert: CrisisAlert, *, escalated: bool) -> None:

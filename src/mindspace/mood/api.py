@@ -27,6 +27,7 @@ from mindspace.mood.schemas import (
     Insights,
     MoodSettings,
     MoodSettingsUpdate,
+    SavedCheckin,
     Streak,
     Trend,
     YearInPixels,
@@ -58,7 +59,7 @@ _SVG: dict[int | str, dict[str, Any]] = {
 )
 async def create_checkin(
     body: CheckinCreate, session: UserSession, principal: CurrentPrincipal
-) -> Checkin:
+) -> SavedCheckin:
     """A check-in; `{"score": 6}` alone is a quick one. `logged_at` may be back-dated."""
     return await service.create_checkin(session, principal, checkin=body)
 
@@ -87,7 +88,7 @@ async def get_checkin(
 )
 async def update_checkin(
     checkin_id: CheckinId, body: CheckinUpdate, session: UserSession, principal: CurrentPrincipal
-) -> Checkin:
+) -> SavedCheckin:
     return await service.update_checkin(session, principal, checkin_id=checkin_id, changes=body)
 
 

@@ -19,17 +19,19 @@ from mindspace.safety.engine import assess
 from mindspace.safety.models import PLAN_SECTIONS
 from mindspace.safety.models import SafetyPlan as SafetyPlanRow
 from mindspace.safety.resources import crisis_resources
-from mindspace.safety.schemas import CrisisResources, SafetyPlan, SafetyPlanInput
+from mindspace.safety.schemas import CrisisResources, CrisisSupport, SafetyPlan, SafetyPlanInput
 
 __all__ = [
     "Assessment",
     "AssessmentContext",
     "CrisisResources",
+    "CrisisSupport",
     "RiskLevel",
     "Signal",
     "assess",
     "assess_off_loop",
     "crisis_resources",
+    "crisis_support",
     "export_safety",
     "get_plan",
     "replace_plan",
@@ -44,6 +46,12 @@ async def assess_off_loop(text: str, context: AssessmentContext | None = None) -
     if len(text) <= _ON_LOOP_CHARS:
         return assess(text, context)
     return await asyncio.to_thread(assess, text, context)
+
+
+def crisis_support(country: str | None) -> CrisisSupport:
+    """What goes with every response to words assessed high risk: the lines for the person's
+    country (the international directory when we hold none) and the way to their safety plan."""
+    return CrisisSupport(resources=crisis_resources(country))
 
 
 _COLUMNS = [getattr(SafetyPlanRow, section) for section in PLAN_SECTIONS]

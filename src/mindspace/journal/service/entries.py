@@ -11,6 +11,7 @@ import orjson
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mindspace.crisis import service as crisis
 from mindspace.identity import service as identity_service
 from mindspace.journal import prompts, repository, search
 from mindspace.journal.errors import (
@@ -29,6 +30,7 @@ from mindspace.journal.schemas import (
     EntryCreate,
     EntryFilters,
     EntryUpdate,
+    SavedEntry,
 )
 from mindspace.platform import outbox
 from mindspace.platform.clock import utc_now
@@ -37,10 +39,12 @@ from mindspace.platform.db import ReadConnection
 from mindspace.platform.ids import InvalidIdError, decode, encode, new_id
 from mindspace.platform.pagination import InvalidCursor, Page, PageParams, decode_cursor, page
 from mindspace.platform.security import Principal
+from mindspace.safety.service import CrisisSupport
 
 # Devices' clocks disagree a little; "now" on a phone may be a minute ahead of ours.
 CLOCK_SKEW = timedelta(minutes=5)
 PROMPT_KIND = CUSTOM_PROMPT_PREFIX.rstrip("_")
+SOURCE_TYPE = "journal_entry"  # how a crisis alert names where the words were
 
 
 def _written_at(value: datetime | None) -> datetime:
@@ -140,9 +144,22 @@ async def _announce_if_analysed(
         )
 
 
+async def _support(
+    session: AsyncSession, principal: Principal, entry_id: uuid.UUID, *, title: str, body_text: str
+) -> CrisisSupport | None:
+    return await crisis.respond_to_writing(
+        session,
+        principal,
+        text=f"{title}\n{body_text}",
+        source_type=SOURCE_TYPE,
+        source_id=entry_id,
+    )
+
+
 async def create_entry(
     session: AsyncSession, principal: Principal, vault: Vault, *, data: EntryCreate
-) -> Entry:
+) -> SavedEntry:
+    """Sealed with the person's key; crisis lines in the answer when the words call for them."""
     body = sanitize_html(data.body)
     body_text = html_to_text(body)
     if not data.title and not body_text.strip():
@@ -169,7 +186,7 @@ async def create_entry(
         )
     )
     await _announce_if_analysed(session, principal, entry_id)
-    return Entry(
+    return SavedEntry(
         id=entry_id,
         title=data.title,
         body=body,
@@ -179,6 +196,7 @@ async def create_entry(
         written_at=written_at,
         created_at=now,
         updated_at=now,
+        crisis=await _support(session, principal, entry_id, title=data.title, body_text=body_text),
     )
 
 
@@ -259,7 +277,7 @@ async def update_entry(
     *,
     entry_id: uuid.UUID,
     changes: EntryUpdate,
-) -> Entry:
+) -> SavedEntry:
     entry = await repository.get_entry_for_update(session, principal, entry_id)
     if entry is None:
         raise EntryNotFound()
@@ -292,9 +310,11 @@ async def update_entry(
             setattr(entry, column, value)
     entry.updated_at = utc_now()
     await session.flush()
+    support = None
     if words_changed:
         await _announce_if_analysed(session, principal, entry.id)
-    return Entry(
+        support = await _support(session, principal, entry.id, title=title, body_text=body_text)
+    return SavedEntry(
         id=entry.id,
         title=title,
         body=body,
@@ -304,6 +324,7 @@ async def update_entry(
         written_at=entry.written_at,
         created_at=entry.created_at,
         updated_at=entry.updated_at,
+        crisis=support,
     )
 
 
