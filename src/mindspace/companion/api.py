@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Header, Request, status
 from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from mindspace.companion import memories, service
+from mindspace.companion import memories, service, template_runs
+from mindspace.companion.credits import Credits, NothingCharged
 from mindspace.companion.engine_config import open_engine
 from mindspace.companion.engines import Engine
 from mindspace.companion.entitlements import Entitlements, FreePlanForEveryone, Limits
@@ -18,8 +19,11 @@ from mindspace.companion.errors import (
     ConversationEnded,
     ConversationNotFound,
     DailyQuotaReached,
+    InvalidTemplateInput,
     MemoryNotFound,
     PersonaNotIncluded,
+    TemplateNotFound,
+    TemplateNotIncluded,
     UnknownPersona,
 )
 from mindspace.companion.schemas import (
@@ -32,6 +36,9 @@ from mindspace.companion.schemas import (
     MemoryOut,
     MessageSend,
     PersonaOut,
+    TemplateOut,
+    TemplateRunOut,
+    TemplateRunRequest,
     TransitionOut,
     TurnOut,
 )
@@ -60,17 +67,35 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-async def _entitlements(request: Request) -> Entitlements:
+# The two seams the store and the ledger will fill (tests put their own in through FastAPI's
+# dependency_overrides): until then, the free plan for everyone and nothing charged.
+async def entitlements_for(request: Request) -> Entitlements:
     return FreePlanForEveryone(daily_messages=_settings(request).companion_free_daily_messages)
 
 
+async def credits_for(request: Request) -> Credits:
+    return NothingCharged()
+
+
+PlanDep = Annotated[Entitlements, Depends(entitlements_for)]
+
+
 async def _limits(
-    request: Request, entitlements: Annotated[Entitlements, Depends(_entitlements)]
+    request: Request,
+    entitlements: PlanDep,
+    credits: Annotated[Credits, Depends(credits_for)],
 ) -> Limits:
     return Limits(
         throttle=request.app.state.rate_limiter,
         rate=_settings(request).companion_rate_limit,
         entitlements=entitlements,
+        credits=credits,
+    )
+
+
+async def _answers(request: Request) -> template_runs.AnswerCache:
+    return template_runs.AnswerCache(
+        store=request.app.state.cache, ttl_s=_settings(request).companion_template_cache_ttl_s
     )
 
 
@@ -79,7 +104,6 @@ async def _engine(request: Request) -> AsyncIterator[Engine]:
         yield engine
 
 
-PlanDep = Annotated[Entitlements, Depends(_entitlements)]
 LimitsDep = Annotated[Limits, Depends(_limits)]
 EngineDep = Annotated[Engine, Depends(_engine)]
 
@@ -89,6 +113,51 @@ async def list_personas(
     session: UserSession, principal: CurrentPrincipal, entitlements: PlanDep
 ) -> list[PersonaOut]:
     return await service.list_personas(session, principal, entitlements)
+
+
+@conversations.get("/templates", responses=problem_responses(Unauthenticated))
+async def list_templates(
+    session: UserSession, principal: CurrentPrincipal, entitlements: PlanDep
+) -> list[TemplateOut]:
+    """The prompt templates, and which of them your plan includes."""
+    return await template_runs.list_templates(session, principal, entitlements)
+
+
+@conversations.post(
+    "/templates/{template_id}/run",
+    responses=problem_responses(
+        Unauthenticated,
+        TemplateNotFound,
+        InvalidTemplateInput,
+        TemplateNotIncluded,
+        RateLimited,
+        DailyQuotaReached,
+    ),
+)
+async def run_template(
+    template_id: str,
+    body: TemplateRunRequest,
+    request: Request,
+    session: UserSession,
+    principal: CurrentPrincipal,
+    engine: EngineDep,
+    limits: LimitsDep,
+    answers: Annotated[template_runs.AnswerCache, Depends(_answers)],
+) -> TemplateRunOut:
+    """Runs a template with its input (an option's value, or your text) and answers. Text you
+    write is checked for your safety first: if you are in danger you get crisis lines for your
+    country, whatever the plan or the limits. Answers to templates without free text may come
+    from your own earlier run for a while (`cached`)."""
+    return await template_runs.run_template(
+        session,
+        principal,
+        engine,
+        limits,
+        answers,
+        template_id=template_id,
+        value=body.input,
+        model=_settings(request).companion_model,
+    )
 
 
 @conversations.post(

@@ -138,3 +138,28 @@ class Memory(IdMixin, OwnedMixin, Base):
     embedding: Mapped[list[float]] = mapped_column(ARRAY(Float))
     embedder: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class TemplateRunKind(enum.StrEnum):
+    answer = "answer"  # the template's answer, from a model, the cache or its scripted text
+    crisis = "crisis"  # the free text assessed high risk: the crisis response instead
+
+
+class TemplateRun(IdMixin, OwnedMixin, Base):
+    """That a person ran a prompt template, and who answered. Neither the person's input nor
+    the answer is kept: a run is what counts toward the daily quota, and what an AI credit or
+    a crisis alert names."""
+
+    __tablename__ = "companion_template_run"
+    __table_args__ = (
+        Index("ix_companion_template_run_owner_created", "owner_id", "created_at"),
+        _one_of("kind", TemplateRunKind, "kind_known"),
+    )
+
+    template: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(10))
+    engine: Mapped[str] = mapped_column(String(20))
+    cached: Mapped[bool] = mapped_column(server_default=false())
+    replaced: Mapped[bool] = mapped_column(server_default=false())
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

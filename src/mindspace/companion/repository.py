@@ -10,7 +10,14 @@ from typing import Any
 from sqlalchemy import Row, Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mindspace.companion.models import Author, Conversation, Memory, Message, SafetyTransition
+from mindspace.companion.models import (
+    Author,
+    Conversation,
+    Memory,
+    Message,
+    SafetyTransition,
+    TemplateRun,
+)
 from mindspace.platform.pagination import PageParams, keyset
 from mindspace.platform.security import Principal
 
@@ -101,15 +108,21 @@ async def recent_messages(
     return list(reversed((await session.execute(stmt)).all()))
 
 
-async def count_person_messages_since(
+async def count_daily_uses_since(
     session: AsyncSession, principal: Principal, since: datetime
 ) -> int:
-    stmt = select(func.count()).where(
+    """The person's messages and template runs since `since`, in one round trip."""
+    messages = select(func.count()).where(
         Message.owner_id == principal.user_id,
         Message.author == Author.person,
         Message.created_at >= since,
     )
-    return int(await session.scalar(stmt) or 0)
+    runs = select(func.count()).where(
+        TemplateRun.owner_id == principal.user_id, TemplateRun.created_at >= since
+    )
+    return int(
+        await session.scalar(select(messages.scalar_subquery() + runs.scalar_subquery())) or 0
+    )
 
 
 async def all_messages(
@@ -192,3 +205,19 @@ async def summaries(
         Memory.owner_id == principal.user_id, Memory.id.in_(memory_ids)
     )
     return {row.id: row.summary_sealed for row in await session.execute(stmt)}
+
+
+TEMPLATE_RUN_COLUMNS = (
+    TemplateRun.id,
+    TemplateRun.template,
+    TemplateRun.version,
+    TemplateRun.kind,
+    TemplateRun.engine,
+    TemplateRun.cached,
+    TemplateRun.replaced,
+    TemplateRun.created_at,
+)
+
+
+def readable_template_runs(principal: Principal) -> Select[*tuple[Any, ...]]:
+    return select(*TEMPLATE_RUN_COLUMNS).where(TemplateRun.owner_id == principal.user_id)

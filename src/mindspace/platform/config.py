@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     # Per person; a message assessed as high risk is never counted or refused.
     companion_rate_limit: str = "20/minute"
     companion_free_daily_messages: int = Field(default=100, ge=1)
+    # How long a model's answer to a prompt template without free text is kept for the same
+    # person and request (on Redis when REDIS_URL is set); a hit costs no model call, no credit.
+    companion_template_cache_ttl_s: int = Field(default=24 * 3600, ge=1, le=30 * 24 * 3600)
 
     @model_validator(mode="before")
     @classmethod
