@@ -37,6 +37,7 @@ from mindspace.companion.schemas import (
 )
 from mindspace.platform.config import Settings
 from mindspace.platform.errors import Forbidden, RateLimited, Unauthenticated, problem_responses
+from mindspace.platform.idempotency import IDEMPOTENCY_ERRORS, Idempotent
 from mindspace.platform.pagination import InvalidCursor, Page, Paging
 from mindspace.platform.realtime import Realtime
 from mindspace.platform.web import (
@@ -94,7 +95,10 @@ async def list_personas(
 @conversations.post(
     "/conversations",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(Unauthenticated, UnknownPersona, PersonaNotIncluded),
+    responses=problem_responses(
+        Unauthenticated, UnknownPersona, PersonaNotIncluded, *IDEMPOTENCY_ERRORS
+    ),
+    dependencies=[Idempotent],
 )
 async def start_conversation(
     body: ConversationStart,
@@ -157,9 +161,12 @@ def _sse(events: list[tuple[str, dict[str, object]]]) -> list[bytes]:
     "/conversations/{cnv_id}/messages",
     response_model=TurnOut,
     responses={
-        **problem_responses(*_ONE, ConversationEnded, RateLimited, DailyQuotaReached),
+        **problem_responses(
+            *_ONE, ConversationEnded, RateLimited, DailyQuotaReached, *IDEMPOTENCY_ERRORS
+        ),
         200: {"content": {EVENT_STREAM: {}}, "description": "The turn, or its event stream"},
     },
+    dependencies=[Idempotent],
 )
 async def send_message(
     cnv_id: ConversationId,
