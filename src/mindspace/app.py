@@ -294,7 +294,7 @@ def create_app(settings: Settings | None = None, *, run_background: bool = False
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
             max_age=600,
         )
     app.add_middleware(RequestContextMiddleware, hsts=settings.is_production)

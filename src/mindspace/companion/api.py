@@ -44,6 +44,7 @@ from mindspace.companion.schemas import (
 )
 from mindspace.platform.config import Settings
 from mindspace.platform.errors import Forbidden, RateLimited, Unauthenticated, problem_responses
+from mindspace.platform.idempotency import IDEMPOTENCY_ERRORS, Idempotent
 from mindspace.platform.pagination import InvalidCursor, Page, Paging
 from mindspace.platform.realtime import Realtime
 from mindspace.platform.web import (
@@ -132,7 +133,10 @@ async def list_templates(
         TemplateNotIncluded,
         RateLimited,
         DailyQuotaReached,
+        *IDEMPOTENCY_ERRORS,
     ),
+    # A retried run would count twice toward the quota and could pay for a second model reply.
+    dependencies=[Idempotent],
 )
 async def run_template(
     template_id: str,
@@ -163,7 +167,10 @@ async def run_template(
 @conversations.post(
     "/conversations",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(Unauthenticated, UnknownPersona, PersonaNotIncluded),
+    responses=problem_responses(
+        Unauthenticated, UnknownPersona, PersonaNotIncluded, *IDEMPOTENCY_ERRORS
+    ),
+    dependencies=[Idempotent],
 )
 async def start_conversation(
     body: ConversationStart,
@@ -226,9 +233,12 @@ def _sse(events: list[tuple[str, dict[str, object]]]) -> list[bytes]:
     "/conversations/{cnv_id}/messages",
     response_model=TurnOut,
     responses={
-        **problem_responses(*_ONE, ConversationEnded, RateLimited, DailyQuotaReached),
+        **problem_responses(
+            *_ONE, ConversationEnded, RateLimited, DailyQuotaReached, *IDEMPOTENCY_ERRORS
+        ),
         200: {"content": {EVENT_STREAM: {}}, "description": "The turn, or its event stream"},
     },
+    dependencies=[Idempotent],
 )
 async def send_message(
     cnv_id: ConversationId,

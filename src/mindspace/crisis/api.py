@@ -28,6 +28,7 @@ from mindspace.crisis.schemas import (
     TrustedContactUpdate,
 )
 from mindspace.platform.errors import Forbidden, Unauthenticated, problem_responses
+from mindspace.platform.idempotency import IDEMPOTENCY_ERRORS, Idempotent
 from mindspace.platform.pagination import InvalidCursor, Page, Paging
 from mindspace.platform.web import (
     CurrentPrincipal,
@@ -54,7 +55,8 @@ async def list_contacts(
 @contacts.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(Unauthenticated, TooManyTrustedContacts),
+    responses=problem_responses(Unauthenticated, TooManyTrustedContacts, *IDEMPOTENCY_ERRORS),
+    dependencies=[Idempotent],
 )
 async def add_contact(
     body: TrustedContactCreate, session: UserSession, principal: CurrentPrincipal

@@ -38,6 +38,7 @@ from mindspace.journal.schemas import (
     SavedEntry,
 )
 from mindspace.platform.errors import Unauthenticated, problem_responses
+from mindspace.platform.idempotency import IDEMPOTENCY_ERRORS, Idempotent
 from mindspace.platform.pagination import InvalidCursor, Page, Paging
 from mindspace.platform.web import CurrentPrincipal, KeyVault, UserReader, UserSession
 
@@ -76,7 +77,8 @@ Filters = Annotated[EntryFilters, Depends(entry_filters)]
 @router.post(
     "/entries",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(Unauthenticated, *_WRITE_ERRORS),
+    responses=problem_responses(Unauthenticated, *_WRITE_ERRORS, *IDEMPOTENCY_ERRORS),
+    dependencies=[Idempotent],
 )
 async def create_entry(
     body: EntryCreate, session: UserSession, principal: CurrentPrincipal, vault: KeyVault

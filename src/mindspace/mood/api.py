@@ -33,6 +33,7 @@ from mindspace.mood.schemas import (
     YearInPixels,
 )
 from mindspace.platform.errors import Unauthenticated, problem_responses
+from mindspace.platform.idempotency import IDEMPOTENCY_ERRORS, Idempotent
 from mindspace.platform.pagination import InvalidCursor, Page, Paging
 from mindspace.platform.web import (
     CurrentPrincipal,
@@ -55,7 +56,10 @@ _SVG: dict[int | str, dict[str, Any]] = {
 
 
 @router.post(
-    "/checkins", status_code=status.HTTP_201_CREATED, responses=problem_responses(Unauthenticated)
+    "/checkins",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(Unauthenticated, *IDEMPOTENCY_ERRORS),
+    dependencies=[Idempotent],
 )
 async def create_checkin(
     body: CheckinCreate, session: UserSession, principal: CurrentPrincipal

@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     rate_limit_default: str = "120/minute"
+    # How long an Idempotency-Key's first response is kept and replayed (platform.idempotency).
+    idempotency_ttl_hours: int = Field(default=24, ge=1, le=7 * 24)
     seed_demo_data: bool = True
     # SMS through Twilio when the account SID is set; otherwise texts go to the development
     # sink (stored and printed), which production refuses.
