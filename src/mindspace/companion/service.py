@@ -551,7 +551,7 @@ async def send_message(
         streamed.append((reply, content, replies.pieces(content)))
         await crisis.raise_alert(
             session,
-            owner_id=principal.user_id,
+            key=key,
             severity=Severity.high_risk,
             trigger="companion_message",
             signals=[s.value for s in assessment.signals],
@@ -567,6 +567,15 @@ async def send_message(
                 kind="crisis_followup",
             )
     else:
+        # Warning signs below high risk, when they recur, get a human look (crisis decides).
+        await crisis.note_concern(
+            session,
+            key=key,
+            assessment=assessment,
+            excerpt=text,
+            source_type="companion_conversation",
+            source_id=conversation.id,
+        )
         streamed.append(
             await _engine_reply(
                 session,

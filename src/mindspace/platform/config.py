@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     # Per person; a message assessed as high risk is never counted or refused.
     companion_rate_limit: str = "20/minute"
     companion_free_daily_messages: int = Field(default=100, ge=1)
+    # Days a crisis alert keeps the excerpt of what the person wrote once it is resolved (the
+    # responder's follow-up window); then only the alert's metadata remains. 0: at resolution.
+    crisis_excerpt_retention_days: int = Field(default=30, ge=0, le=3650)
 
     @model_validator(mode="before")
     @classmethod
