@@ -312,7 +312,8 @@ async def delete_conversation(
     session: AsyncSession, principal: Principal, *, conversation_id: uuid.UUID
 ) -> None:
     """Gone with its messages and transitions (the foreign keys cascade). A crisis alert it
-    raised stays in the staff queue: it names the conversation, never its words."""
+    raised stays in the staff queue, keeping only its sealed excerpt until purged after
+    resolution (crisis)."""
     await _locked(session, principal, conversation_id)
     await session.execute(
         delete(Conversation).where(
