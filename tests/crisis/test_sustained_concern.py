@@ -180,12 +180,16 @@ async def test_the_cooldown_keeps_one_episode_and_a_resolved_one_needs_signs_ane
 async def test_an_open_high_risk_episode_takes_the_signs_and_stays_high(
     client: httpx.AsyncClient, user: Person, owner_engine: AsyncEngine
 ) -> None:
-    conversation = await start(client, user)
-    await send(client, user, conversation, CRISIS_TEXT)
-    for text_ in HOPELESS:
-        await send(client, user, conversation, text_)
+    crisis = await start(client, user)
+    await send(client, user, crisis, CRISIS_TEXT)
+    # Elsewhere, below high risk: a single sign joins the open episode, which stays high.
+    calmer = await start(client, user)
+    await _say(client, user, calmer, HOPELESS[0])
     [alert] = await _alerts(owner_engine)
-    assert (alert["severity"], alert["occurrences"]) == ("high_risk", 4)
+    assert (alert["severity"], alert["occurrences"]) == ("high_risk", 2)
+    assert sorted(alert["signals"]) == ["explicit_intent", "hopelessness"]
+    assert alert["source_id"] == decode("cnv", crisis)
+    assert await _notes(owner_engine) == 0
 
 
 @pytest.mark.asyncio
