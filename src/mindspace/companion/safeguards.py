@@ -14,6 +14,7 @@ from mindspace.companion import replies
 from mindspace.crisis import service as crisis
 from mindspace.crisis.schemas import Severity
 from mindspace.notifications import service as notifications
+from mindspace.platform import crypto
 from mindspace.platform.security import Principal
 from mindspace.safety import service as safety
 from mindspace.safety.service import CrisisSupport, RiskLevel, Signal
@@ -46,7 +47,8 @@ async def answer_crisis(
     follow-up requested) in the caller's transaction."""
     await crisis.raise_alert(
         session,
-        owner_id=principal.user_id,
+        # The excerpt is sealed with the person's own key (opened only in the audited staff view).
+        key=await crypto.vault_for(session).data_key(session, principal.user_id),
         severity=Severity.high_risk,
         trigger=trigger,
         signals=[s.value for s in signals],

@@ -71,6 +71,7 @@ from mindspace.companion.schemas import (
     TransitionOut,
     TurnOut,
 )
+from mindspace.crisis import service as crisis
 from mindspace.identity import service as identity
 from mindspace.platform import audit, crypto
 from mindspace.platform.audit import Origin, admin_session
@@ -315,7 +316,8 @@ async def delete_conversation(
     session: AsyncSession, principal: Principal, *, conversation_id: uuid.UUID
 ) -> None:
     """Gone with its messages and transitions (the foreign keys cascade). A crisis alert it
-    raised stays in the staff queue: it names the conversation, never its words."""
+    raised stays in the staff queue, keeping only its sealed excerpt until purged after
+    resolution (crisis)."""
     await _locked(session, principal, conversation_id)
     await session.execute(
         delete(Conversation).where(
@@ -539,6 +541,15 @@ async def send_message(
         )
         streamed.append((reply, content, replies.pieces(content)))
     else:
+        # Warning signs below high risk, when they recur, get a human look (crisis decides).
+        await crisis.note_concern(
+            session,
+            key=key,
+            assessment=assessment,
+            excerpt=text,
+            source_type="companion_conversation",
+            source_id=conversation.id,
+        )
         funded = await usage.fund(
             session,
             principal,

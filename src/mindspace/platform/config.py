@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     # How long a model's answer to a prompt template without free text is kept for the same
     # person and request (on Redis when REDIS_URL is set); a hit costs no model call, no credit.
     companion_template_cache_ttl_s: int = Field(default=24 * 3600, ge=1, le=30 * 24 * 3600)
+    # Days a crisis alert keeps the excerpt of what the person wrote once it is resolved (the
+    # responder's follow-up window); then only the alert's metadata remains. 0: at resolution.
+    crisis_excerpt_retention_days: int = Field(default=30, ge=0, le=3650)
 
     @model_validator(mode="before")
     @classmethod
