@@ -74,6 +74,7 @@ async def test_defaults_without_any_stored_row(
         "privacy": {
             "allow_ai_memory": False,
             "allow_journal_analysis": False,
+            "allow_journal_memory": False,
             "show_in_community_directory": False,
         },
     }
@@ -113,6 +114,7 @@ async def test_patch_changes_only_the_cells_sent(client: httpx.AsyncClient, user
     assert body["privacy"] == {
         "allow_ai_memory": True,
         "allow_journal_analysis": False,
+        "allow_journal_memory": False,
         "show_in_community_directory": False,
     }
 

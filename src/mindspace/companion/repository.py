@@ -123,7 +123,14 @@ async def all_messages(
     return (await session.execute(stmt)).all()
 
 
-MEMORY_COLUMNS = (Memory.id, Memory.conversation_id, Memory.summary_sealed, Memory.created_at)
+MEMORY_COLUMNS = (
+    Memory.id,
+    Memory.source,
+    Memory.conversation_id,
+    Memory.journal_entry_id,
+    Memory.summary_sealed,
+    Memory.created_at,
+)
 
 
 def readable_memories(principal: Principal) -> Select[*tuple[Any, ...]]:
@@ -167,17 +174,38 @@ async def memory_vectors(
     return (await session.execute(stmt)).all()
 
 
+# Exact: every one of the person's vectors is compared. An approximate index (HNSW, IVFFlat)
+# would search everyone's vectors and filter by owner afterwards, returning too few; one
+# person's few hundred memories scan in well under a millisecond through the owner index.
+_NEAREST_PGVECTOR = text(
+    "SELECT id FROM ("
+    " SELECT id, created_at,"
+    "  CAST(embedding AS vector) <=> CAST(CAST(:query AS double precision[]) AS vector) AS distance"
+    " FROM companion_memory WHERE owner_id = :owner AND embedder = :embedder"
+    ") AS scored WHERE distance < :max_distance "
+    "ORDER BY distance, created_at DESC, id DESC LIMIT :limit"
+)
+
+
 async def nearest_memories_pgvector(
-    session: AsyncSession, principal: Principal, query: list[float], *, embedder: str, k: int
+    session: AsyncSession,
+    principal: Principal,
+    query: list[float],
+    *,
+    embedder: str,
+    threshold: float,
+    limit: int,
 ) -> list[uuid.UUID]:
-    """The `k` nearest by cosine distance, ranked in PostgreSQL by the pgvector extension."""
-    stmt = text(
-        "SELECT id FROM companion_memory WHERE owner_id = :owner AND embedder = :embedder "
-        "ORDER BY CAST(embedding AS vector) <=> CAST(CAST(:query AS double precision[]) AS vector) "
-        "LIMIT :k"
-    )
-    params = {"owner": principal.user_id, "embedder": embedder, "query": query, "k": k}
-    return list((await session.execute(stmt, params)).scalars())
+    """Ids of memories whose cosine with `query` is above `threshold`, nearest first (newest
+    first on a tie, as in Python), ranked in PostgreSQL by the pgvector extension."""
+    params = {
+        "owner": principal.user_id,
+        "embedder": embedder,
+        "query": query,
+        "max_distance": 1.0 - threshold,
+        "limit": limit,
+    }
+    return list((await session.execute(_NEAREST_PGVECTOR, params)).scalars())
 
 
 async def has_pgvector(session: AsyncSession) -> bool:
@@ -192,3 +220,35 @@ async def summaries(
         Memory.owner_id == principal.user_id, Memory.id.in_(memory_ids)
     )
     return {row.id: row.summary_sealed for row in await session.execute(stmt)}
+
+
+async def memory_of_entry(
+    session: AsyncSession, principal: Principal, entry_id: uuid.UUID
+) -> uuid.UUID | None:
+    stmt = select(Memory.id).where(
+        Memory.owner_id == principal.user_id, Memory.journal_entry_id == entry_id
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def stale_memories(
+    session: AsyncSession, principal: Principal, *, embedders: Sequence[str]
+) -> Sequence[Row[*tuple[Any, ...]]]:
+    """The person's memories embedded by any of `embedders`, with their sealed summaries."""
+    stmt = select(Memory.id, Memory.embedder, Memory.summary_sealed).where(
+        Memory.owner_id == principal.user_id, Memory.embedder.in_(embedders)
+    )
+    return (await session.execute(stmt)).all()
+
+
+async def owners_of_stale_memories(
+    session: AsyncSession, *, embedders: Sequence[str], limit: int
+) -> list[uuid.UUID]:
+    """People with memories embedded by any of `embedders` (system scope)."""
+    stmt = (
+        select(Memory.owner_id)
+        .where(Memory.embedder.in_(embedders))
+        .group_by(Memory.owner_id)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())

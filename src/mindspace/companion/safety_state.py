@@ -15,6 +15,11 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from mindspace.safety.service import Signal
+
+# Never a concern alone (safety.assessment): they only make another signal weigh more.
+CONTEXT_ONLY_SIGNALS = frozenset({Signal.stressor, Signal.distress})
+
 
 class SafetyState(enum.StrEnum):
     normal = "normal"

@@ -48,6 +48,7 @@ from mindspace.companion.models import (
 )
 from mindspace.companion.prompts import DISCLOSURE
 from mindspace.companion.safety_state import (
+    CONTEXT_ONLY_SIGNALS,
     SafetyState,
     Transition,
     Trigger,
@@ -96,8 +97,6 @@ _LEVEL_OF = {
     SafetyState.high_risk: RiskLevel.high_risk,
     SafetyState.safety_mode: RiskLevel.high_risk,
 }
-# Signals that only colour other signals: never a warning sign on their own.
-_CONTEXT_ONLY = frozenset({Signal.stressor, Signal.distress})
 # What a model must never say, whatever the person's level: the reply is withheld.
 _UNSAFE_IN_A_REPLY = frozenset({Signal.plan_or_method, Signal.means_question})
 
@@ -469,6 +468,7 @@ async def send_message(
     vault: Vault,
     engine: Engine,
     limits: Limits,
+    embedders: memories.Embedders,
     *,
     conversation_id: uuid.UUID,
     text: str,
@@ -505,7 +505,7 @@ async def send_message(
     own_level = max(
         (e.level for e in assessment.evidence), key=lambda lv: lv.rank, default=RiskLevel.normal
     )
-    warning_sign = any(e.signal not in _CONTEXT_ONLY for e in assessment.evidence)
+    warning_sign = any(e.signal not in CONTEXT_ONLY_SIGNALS for e in assessment.evidence)
     crisis_now = assessment.level is RiskLevel.high_risk and (not in_crisis or warning_sign)
     trigger_level = assessment.level if crisis_now or not in_crisis else own_level
 
@@ -573,6 +573,7 @@ async def send_message(
                 principal,
                 writer,
                 engine if uses_models(transition.after) else ScriptedEngine(),
+                embedders,
                 conversation,
                 recent=recent,
                 text=text,
@@ -599,6 +600,7 @@ async def _engine_reply(
     principal: Principal,
     writer: _Writer,
     engine: Engine,
+    embedders: memories.Embedders,
     conversation: Conversation,
     *,
     recent: Sequence[MessageOut],
@@ -617,7 +619,7 @@ async def _engine_reply(
     state = _open_state(writer.key, conversation)
     # Only a model is told what the person let it remember, and never in a crisis state.
     recalled = (
-        await memories.recall(session, principal, writer.key, text_=text)
+        await memories.recall(session, principal, writer.key, embedders, text_=text)
         if engine.name != ScriptedEngine.name and support is None
         else memories.Recall([], None)
     )

@@ -341,6 +341,11 @@ class PrivacyOptions(OutputModel):
     allow_journal_analysis: bool = Field(
         default=False, description="Journal entries may be analysed for insights"
     )
+    allow_journal_memory: bool = Field(
+        default=False,
+        description="Journal entries written or edited from now on may become memories of the "
+        "companion (only while allow_ai_memory is on too; never an entry with risk signals)",
+    )
     show_in_community_directory: bool = Field(
         default=False, description="Other members can find this person in the directory"
     )
@@ -389,6 +394,7 @@ class NotificationChannelsUpdate(_Patch):
 class PrivacyOptionsUpdate(_Patch):
     allow_ai_memory: StrictBool | None = None
     allow_journal_analysis: StrictBool | None = None
+    allow_journal_memory: StrictBool | None = None
     show_in_community_directory: StrictBool | None = None
 
 
