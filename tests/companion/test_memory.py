@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import numpy as np
-import procrastinate
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -32,11 +31,19 @@ from mindspace.platform import embeddings
 from mindspace.platform.config import Settings
 from mindspace.platform.crypto import Vault
 from mindspace.platform.db import Database, DbScope
-from tests.companion.conftest import BASE, CRISIS_TEXT, SAFE_REPLY, ModelServer, send, start
-from tests.conftest import Person, assert_problem, run_background
+from tests.companion.conftest import (
+    BASE,
+    CRISIS_TEXT,
+    MEMORIES,
+    SAFE_REPLY,
+    ModelServer,
+    listed_memories,
+    send,
+    set_privacy,
+    start,
+)
+from tests.conftest import Person, assert_problem
 
-MEMORIES = f"{BASE}/memories"
-PREFERENCES = "/api/v1/users/me/preferences"
 GARDEN = "I planted tomatoes in the allotment with my sister Bernadette today."
 LIDO = "I went swimming at the lido before breakfast."
 TOMATOES = "How are the tomatoes at the allotment doing?"
@@ -46,22 +53,12 @@ needs_model = pytest.mark.skipif(
 
 
 async def _allow(client: httpx.AsyncClient, person: Person, allowed: bool = True) -> None:
-    response = await client.patch(
-        PREFERENCES, json={"privacy": {"allow_ai_memory": allowed}}, headers=person.headers
-    )
-    assert response.status_code == 200, response.text
+    await set_privacy(client, person, allow_ai_memory=allowed)
 
 
 async def _end(client: httpx.AsyncClient, person: Person, conversation: str) -> None:
     response = await client.post(f"{BASE}/conversations/{conversation}/end", headers=person.headers)
     assert response.status_code == 200, response.text
-
-
-async def _listed(client: httpx.AsyncClient, person: Person) -> list[dict[str, Any]]:
-    response = await client.get(MEMORIES, headers=person.headers)
-    assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
 
 
 async def _remembered(
@@ -76,15 +73,7 @@ async def _remembered(
         await send(client, person, conversation, words)
     await _end(client, person, conversation)
     await background()
-    return await _listed(client, person)
-
-
-@pytest.fixture
-def background(job_app: procrastinate.App, db: Database, settings: Settings) -> Any:
-    async def run() -> None:
-        await run_background(job_app, db, settings)
-
-    return run
+    return await listed_memories(client, person)
 
 
 @pytest.fixture(
@@ -249,7 +238,7 @@ async def test_an_ended_conversation_is_remembered_in_the_persons_words(
     assert "tomatoes" not in row.lower()
     # Ending again, or the job running again, makes no second memory.
     await background()
-    assert len(await _listed(client, user)) == 1
+    assert len(await listed_memories(client, user)) == 1
 
 
 @pytest.mark.asyncio
@@ -323,7 +312,7 @@ async def test_permission_withdrawn_before_the_job_runs_makes_no_memory(
     await _end(client, user, conversation)
     await _allow(client, user, False)
     await background()
-    assert await _listed(client, user) == []
+    assert await listed_memories(client, user) == []
 
 
 # --- the person's control ---------------------------------------------------------------------
@@ -342,8 +331,8 @@ async def test_withdrawing_permission_forgets_everything(
         assert len(await _remembered(client, person, background, GARDEN)) == 1
     await _allow(client, user, False)
     await background()
-    assert await _listed(client, user) == []
-    assert len(await _listed(client, other_user)) == 1
+    assert await listed_memories(client, user) == []
+    assert len(await listed_memories(client, other_user)) == 1
     assert len(await _rows(owner_engine)) == 1
 
 
@@ -361,11 +350,11 @@ async def test_i_can_delete_one_memory_and_no_one_elses(
 
     response = await client.delete(f"{MEMORIES}/{theirs['id']}", headers=user.headers)
     assert_problem(response, 404, "companion-memory-not-found")
-    assert len(await _listed(client, other_user)) == 1
+    assert len(await listed_memories(client, other_user)) == 1
 
     response = await client.delete(f"{MEMORIES}/{first['id']}", headers=user.headers)
     assert response.status_code == 204
-    assert [m["id"] for m in await _listed(client, user)] == [second["id"]]
+    assert [m["id"] for m in await listed_memories(client, user)] == [second["id"]]
     response = await client.delete(f"{MEMORIES}/{first['id']}", headers=user.headers)
     assert_problem(response, 404, "companion-memory-not-found")
 
@@ -379,8 +368,8 @@ async def test_i_can_forget_everything_and_only_mine_goes(
         await _remembered(client, person, background, GARDEN)
     response = await client.delete(MEMORIES, headers=user.headers)
     assert response.status_code == 204
-    assert await _listed(client, user) == []
-    assert len(await _listed(client, other_user)) == 1
+    assert await listed_memories(client, user) == []
+    assert len(await listed_memories(client, other_user)) == 1
 
 
 @pytest.mark.asyncio
@@ -420,7 +409,7 @@ async def test_bad_input_is_refused_and_changes_nothing(
     assert_problem(response, 422)
     response = await client.get(MEMORIES, params={"limit": 0}, headers=user.headers)
     assert_problem(response, 422)
-    assert len(await _listed(client, user)) == 1
+    assert len(await listed_memories(client, user)) == 1
 
 
 @pytest.mark.asyncio
@@ -432,10 +421,10 @@ async def test_deleting_the_conversation_forgets_its_memory(
     await send(client, user, conversation, GARDEN)
     await _end(client, user, conversation)
     await background()
-    assert len(await _listed(client, user)) == 1
+    assert len(await listed_memories(client, user)) == 1
     response = await client.delete(f"{BASE}/conversations/{conversation}", headers=user.headers)
     assert response.status_code == 204
-    assert await _listed(client, user) == []
+    assert await listed_memories(client, user) == []
 
 
 @pytest.mark.asyncio

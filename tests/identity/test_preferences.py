@@ -185,6 +185,7 @@ async def test_ordinary_categories_can_be_switched_off_entirely(
         ({"privacy": None}, "/body/privacy"),
         ({"channels": {"community": {"email": "false"}}}, "/body/channels/community/email"),
         ({"privacy": {"allow_ai_memory": 1}}, "/body/privacy/allow_ai_memory"),
+        ({"privacy": {"allow_journal_memory": "yes"}}, "/body/privacy/allow_journal_memory"),
         ({"channels": ["email"]}, "/body/channels"),
     ],
 )
