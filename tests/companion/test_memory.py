@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import procrastinate
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
@@ -42,7 +43,7 @@ from tests.companion.conftest import (
     set_privacy,
     start,
 )
-from tests.conftest import Person, assert_problem
+from tests.conftest import Person, assert_problem, run_jobs
 
 GARDEN = "I planted tomatoes in the allotment with my sister Bernadette today."
 LIDO = "I went swimming at the lido before breakfast."
@@ -564,3 +565,58 @@ async def test_staff_never_read_memories_and_erasure_takes_them(
     async with owner_engine.begin() as conn:
         await conn.execute(text("DELETE FROM user_account WHERE id = :id"), {"id": user.id})
     assert await _rows(owner_engine) == []
+
+
+@needs_model
+@pytest.mark.asyncio
+async def test_memories_move_to_the_embedder_in_use(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    db: Database,
+    user: Person,
+    other_user: Person,
+    background: Any,
+    settings_of: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    job_app: procrastinate.App,
+    owner_engine: AsyncEngine,
+) -> None:
+    monkeypatch.setattr(settings_of, "embeddings", "off")
+    for person in (user, other_user):
+        await _allow(client, person)
+        await _remembered(client, person, background, GARDEN)
+    await _remembered(client, user, background, "We baked sourdough bread with rosemary.")
+    async with owner_engine.begin() as conn:
+        # One made before the hashed embedder stopped embedding the labels.
+        await conn.execute(
+            text(
+                "UPDATE companion_memory SET embedder = 'hashed-ngrams-256-v1' "
+                "WHERE id = (SELECT id FROM companion_memory WHERE owner_id = :o LIMIT 1)"
+            ),
+            {"o": user.id},
+        )
+    monkeypatch.setattr(settings_of, "embeddings", "auto")
+    vault: Vault = app.state.vault
+
+    async def recalled() -> list[str]:
+        async with db.session(user.principal) as session:
+            key = await vault.data_key(session, user.id)
+            found = await memories.recall(
+                session, user.principal, key, memories.SENTENCES, text_=TOMATOES
+            )
+        return found.summaries
+
+    # Only like is compared with like: the model's query meets no vector of its kind yet.
+    assert await recalled() == []
+    await job_app.tasks["companion:reembed_memories"].defer_async(timestamp=0)
+    await run_jobs(job_app, db, settings_of)
+    async with owner_engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT embedder, cardinality(embedding) FROM companion_memory")
+            )
+        ).all()
+    assert rows == [(memories.SENTENCES.name, 384)] * 3
+    [summary] = await recalled()
+    assert "Bernadette" in summary
+    assert len(await listed_memories(client, user)) == 2
