@@ -146,6 +146,12 @@ def test_the_hashed_embedding_is_deterministic_normalised_and_matches_shared_wor
     assert HashedEmbedder(b"o" * 32).embed("tomatoes in the allotment") != garden
 
 
+def test_settings_choose_the_embedder() -> None:
+    assert memories.embedders_for(Settings(embeddings="off")) is memories.HASHED
+    expected = memories.SENTENCES if embeddings.extra_installed() else memories.HASHED
+    assert memories.embedders_for(Settings(embeddings="auto")) is expected
+
+
 def test_a_hashed_collision_is_never_offered_as_a_memory() -> None:
     """The flaky recall of the "lido" memory, made certain: among per-person keys, find ones
     whose buckets make the lido memory look similar to a question about tomatoes."""
