@@ -20,10 +20,10 @@ from mindspace.companion.engines.scripted import FLOWS
 from mindspace.companion.memory import (
     HashedEmbedder,
     RotatedSentenceEmbedder,
+    Rotation,
     chosen,
     cosine,
     ranked,
-    rotation,
     summarise,
     summarise_entry,
 )
@@ -170,13 +170,16 @@ def test_a_hashed_collision_is_never_offered_as_a_memory() -> None:
 
 
 def test_the_rotation_is_orthogonal_per_key_and_deterministic() -> None:
-    first = rotation(b"a" * 32, 384)
+    first = Rotation(b"a" * 32, 384)(np.eye(384))
     assert np.allclose(first @ first.T, np.eye(384), atol=1e-10)
-    assert np.array_equal(first, rotation(b"a" * 32, 384))
-    other = rotation(b"b" * 32, 384)
-    assert not np.allclose(first, other)
-    # Nothing like the identity: every coordinate is mixed into every other.
-    assert abs(float(np.trace(first))) < 50
+    assert np.array_equal(first, Rotation(b"a" * 32, 384)(np.eye(384)))
+    other = Rotation(b"b" * 32, 384)(np.eye(384))
+    # Every coordinate mixed into every other, as in a dense random rotation (whose entries
+    # are about N(0, 1/384)): nothing like the identity, nor like another key's.
+    assert abs(float(np.trace(first))) < 3
+    assert np.std(first) == pytest.approx(384**-0.5, rel=0.01)
+    assert np.abs(first).max() < 0.3
+    assert abs(float(np.trace(first @ other.T))) < 3
 
 
 @needs_model
