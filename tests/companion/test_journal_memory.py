@@ -278,3 +278,23 @@ async def test_a_journal_memory_is_recalled_into_a_models_context(
     assert "In their journal: " in remembered
     assert "Bernadette" in remembered
     assert "Florian" not in remembered
+
+
+@pytest.mark.asyncio
+async def test_a_deleted_journal_memory_comes_back_only_when_the_entry_is_edited(
+    client: httpx.AsyncClient, user: Person, background: Any
+) -> None:
+    await _allow_journal(client, user)
+    entry = await write_entry(client, user, title="Allotment", body=ALLOTMENT)
+    await background()
+    [memory] = await listed_memories(client, user)
+    response = await client.delete(f"{MEMORIES}/{memory['id']}", headers=user.headers)
+    assert response.status_code == 204
+    # Another permission changing does not bring it back.
+    await set_privacy(client, user, allow_journal_analysis=True)
+    await background()
+    assert await listed_memories(client, user) == []
+    await _edit(client, user, entry, body=SOURDOUGH)
+    await background()
+    [again] = await listed_memories(client, user)
+    assert "Florian" in again["summary"]

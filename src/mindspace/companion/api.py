@@ -237,6 +237,8 @@ async def list_memories(
 async def delete_memory(
     mem_id: MemoryId, session: UserSession, principal: CurrentPrincipal
 ) -> None:
+    """Forget one memory. A journal entry's memory is made again from its new words if you
+    edit the entry while journal memory is allowed."""
     await memories.delete_memory(session, principal, memory_id=mem_id)
 
 

@@ -363,11 +363,9 @@ async def recall(
     for start in range(0, len(ranked), RECALLED):
         chunk = ranked[start : start + RECALLED]
         sealed = await repository.summaries(session, principal, chunk)
-        opened = [
-            (i, key.open_text(sealed[i], purpose=SUMMARY, row_id=i)) for i in chunk if i in sealed
-        ]
+        opened = [key.open_text(sealed[i], purpose=SUMMARY, row_id=i) for i in chunk if i in sealed]
         wanted = RECALLED - len(recalled)
-        recalled += memory.chosen(embedder, text_, [(s, s) for _, s in opened], wanted)
+        recalled += memory.chosen(embedder, text_, [(s, s) for s in opened], wanted)
         if len(recalled) == RECALLED:
             break
     log.debug("companion memories recalled", extra={"ranking": ranking.value, "n": len(recalled)})
