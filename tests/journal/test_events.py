@@ -21,7 +21,7 @@ async def _told(owner_engine: AsyncEngine, person: Person) -> list[tuple[str, st
         rows = await conn.execute(
             text(
                 "SELECT topic, payload::text FROM outbox_event "
-                "WHERE owner_id = :o AND topic LIKE 'journal.%' ORDER BY id"
+                "WHERE owner_id = :o AND topic LIKE 'journal.%' ORDER BY occurred_at, id"
             ),
             {"o": person.id},
         )
