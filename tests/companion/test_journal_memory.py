@@ -279,6 +279,12 @@ async def test_a_journal_memory_is_recalled_into_a_models_context(
     assert "Bernadette" in remembered
     assert "Florian" not in remembered
 
+    # Withdrawn: not recalled even before the worker has forgotten.
+    await _allow_journal(client, user, False)
+    await send(client, user, conversation, "How are the tomatoes at the allotment doing?")
+    prompt = use_model.bodies[-1]["messages"][0]["content"]
+    assert MEMORY_HEADING not in prompt
+
 
 @pytest.mark.asyncio
 async def test_a_deleted_journal_memory_comes_back_only_when_the_entry_is_edited(

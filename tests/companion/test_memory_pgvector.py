@@ -137,6 +137,11 @@ async def test_ranking_in_postgresql_agrees_with_python(
             )
             assert in_postgres == in_python, query
             found += len(in_python)
+            # Journal memories left out (their permission just withdrawn): both agree on none.
+            for ranking in Ranking:
+                assert not await memories.nearest(
+                    session, person.principal, embedder, vector, ranking=ranking, journal=False
+                )
             recalled = await memories.recall(session, person.principal, key, embedders, text_=query)
             assert recalled.ranking is Ranking.pgvector
         assert found > 0

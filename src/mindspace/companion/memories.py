@@ -322,19 +322,22 @@ async def nearest(
     query: list[float],
     *,
     ranking: Ranking,
+    journal: bool = True,
 ) -> list[uuid.UUID]:
-    """Ids of the person's memories by `embedder` above its threshold, most similar first."""
+    """Ids of the person's memories by `embedder` (of journal entries too, if `journal`) above
+    its threshold, most similar first."""
     if ranking is Ranking.pgvector:
         return await repository.nearest_memories_pgvector(
             session,
             principal,
             query,
             embedder=embedder.name,
+            journal=journal,
             threshold=embedder.threshold,
             limit=SCANNED,
         )
     rows = await repository.memory_vectors(
-        session, principal, embedder=embedder.name, limit=SCANNED
+        session, principal, embedder=embedder.name, journal=journal, limit=SCANNED
     )
     candidates = [(row.id, row.embedding) for row in rows]
     return await asyncio.to_thread(memory.ranked, query, candidates, embedder.threshold)
@@ -349,15 +352,19 @@ async def recall(
     text_: str,
 ) -> Recall:
     """The person's `RECALLED` memories most similar to `text_` and related to it, best first.
-    Nothing is cached: a memory deleted a moment ago is never recalled."""
-    if not await memory_allowed(session, principal):
+    Nothing is cached: a memory deleted a moment ago, or one whose permission was withdrawn
+    a moment ago (before the worker has forgotten it), is never recalled."""
+    privacy = (await identity.get_preferences(session, principal)).privacy
+    if not privacy.allow_ai_memory:
         return Recall([], None)
     embedder = embedders(key)
     query = await asyncio.to_thread(embedder.embed, text_)
     if not any(query):
         return Recall([], None)
     ranking = Ranking.pgvector if await repository.has_pgvector(session) else Ranking.python
-    ranked = await nearest(session, principal, embedder, query, ranking=ranking)
+    ranked = await nearest(
+        session, principal, embedder, query, ranking=ranking, journal=privacy.allow_journal_memory
+    )
     recalled: list[str] = []
     # Opened a few at a time, in rank order, until enough are related (usually the first few).
     for start in range(0, len(ranked), RECALLED):

@@ -10,7 +10,14 @@ from typing import Any
 from sqlalchemy import Row, Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mindspace.companion.models import Author, Conversation, Memory, Message, SafetyTransition
+from mindspace.companion.models import (
+    Author,
+    Conversation,
+    Memory,
+    MemorySource,
+    Message,
+    SafetyTransition,
+)
 from mindspace.platform.pagination import PageParams, keyset
 from mindspace.platform.security import Principal
 
@@ -162,15 +169,18 @@ async def memorable_words(
 
 
 async def memory_vectors(
-    session: AsyncSession, principal: Principal, *, embedder: str, limit: int
+    session: AsyncSession, principal: Principal, *, embedder: str, journal: bool, limit: int
 ) -> Sequence[Row[*tuple[Any, ...]]]:
-    """The newest `limit` memories' ids and embeddings, for ranking in Python."""
+    """The newest `limit` memories' ids and embeddings (of journal entries too, if `journal`),
+    for ranking in Python."""
     stmt = (
         select(Memory.id, Memory.embedding)
         .where(Memory.owner_id == principal.user_id, Memory.embedder == embedder)
         .order_by(Memory.created_at.desc(), Memory.id.desc())
         .limit(limit)
     )
+    if not journal:
+        stmt = stmt.where(Memory.source == MemorySource.conversation.value)
     return (await session.execute(stmt)).all()
 
 
@@ -184,6 +194,7 @@ _NEAREST_PGVECTOR = text(
     " SELECT id, created_at,"
     "  CAST(embedding AS vector) <=> CAST(CAST(:query AS double precision[]) AS vector) AS distance"
     " FROM companion_memory WHERE owner_id = :owner AND embedder = :embedder"
+    "  AND (:journal OR source = 'conversation')"
     ") AS scored WHERE distance < :max_distance "
     "ORDER BY distance, created_at DESC, id DESC LIMIT :limit"
 )
@@ -195,14 +206,17 @@ async def nearest_memories_pgvector(
     query: list[float],
     *,
     embedder: str,
+    journal: bool,
     threshold: float,
     limit: int,
 ) -> list[uuid.UUID]:
-    """Ids of memories whose cosine with `query` is above `threshold`, nearest first (newest
-    first on a tie, as in Python), ranked in PostgreSQL by the pgvector extension."""
+    """Ids of memories (of journal entries too, if `journal`) whose cosine with `query` is
+    above `threshold`, nearest first (newest first on a tie, as in Python), ranked in
+    PostgreSQL by the pgvector extension."""
     params = {
         "owner": principal.user_id,
         "embedder": embedder,
+        "journal": journal,
         "query": query,
         "max_distance": 1.0 - threshold,
         "limit": limit,
