@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import orjson
+import procrastinate
 import pytest
 import pytest_asyncio
 import uvicorn
@@ -26,10 +27,13 @@ from mindspace.companion import api as companion_api
 from mindspace.companion.credits import ModelReply, Paid, Reservation
 from mindspace.companion.entitlements import Plan
 from mindspace.platform.config import Settings
+from mindspace.platform.db import Database
 from mindspace.platform.security import Principal
-from tests.conftest import Person, free_port
+from tests.conftest import Person, free_port, run_background
 
 BASE = "/api/v1/companion"
+MEMORIES = f"{BASE}/memories"
+PREFERENCES = "/api/v1/users/me/preferences"
 CRISIS_TEXT = "I want to kill myself tonight"
 # What a careless model might write: a means and an amount.
 METHOD_REPLY = "If you want, you could take 50 paracetamol tablets, that would be a lethal dose."
@@ -61,6 +65,28 @@ async def send(
 async def count(owner_engine: AsyncEngine, table: str) -> int:
     async with owner_engine.connect() as conn:
         return int((await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())  # noqa: S608
+
+
+async def set_privacy(client: httpx.AsyncClient, person: Person, **options: bool) -> None:
+    response = await client.patch(PREFERENCES, json={"privacy": options}, headers=person.headers)
+    assert response.status_code == 200, response.text
+
+
+async def listed_memories(client: httpx.AsyncClient, person: Person) -> list[dict[str, Any]]:
+    response = await client.get(MEMORIES, headers=person.headers)
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+@pytest.fixture
+def background(job_app: procrastinate.App, db: Database, settings: Settings) -> Any:
+    """One pass of the worker: relay the events, run the jobs they queued."""
+
+    async def run() -> None:
+        await run_background(job_app, db, settings)
+
+    return run
 
 
 @pytest.fixture

@@ -255,7 +255,14 @@ async def send_message(
     (`Accept: text/event-stream`). The same events go to the `conversation:<id>` room. A
     message about being in danger is always answered, whatever the plan or the limits."""
     turn = await service.send_message(
-        session, principal, vault, engine, limits, conversation_id=cnv_id, text=body.text
+        session,
+        principal,
+        vault,
+        engine,
+        limits,
+        memories.embedders_for(_settings(request)),
+        conversation_id=cnv_id,
+        text=body.text,
     )
     realtime: Realtime = request.app.state.realtime
     # Sent once the response starts, which is after the turn has been committed.
@@ -295,8 +302,9 @@ async def list_transitions(
 async def list_memories(
     session: UserSession, principal: CurrentPrincipal, vault: KeyVault, paging: Paging
 ) -> Page[MemoryOut]:
-    """What the companion remembers of your ended conversations (only while you allow AI
-    memory in your privacy settings), newest first."""
+    """What the companion remembers of your ended conversations and, if you allow that too,
+    of your journal entries (only while you allow AI memory in your privacy settings), newest
+    first."""
     return await memories.list_memories(session, principal, vault, params=paging)
 
 
@@ -308,6 +316,8 @@ async def list_memories(
 async def delete_memory(
     mem_id: MemoryId, session: UserSession, principal: CurrentPrincipal
 ) -> None:
+    """Forget one memory. A journal entry's memory is made again from its new words if you
+    edit the entry while journal memory is allowed."""
     await memories.delete_memory(session, principal, memory_id=mem_id)
 
 

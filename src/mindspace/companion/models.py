@@ -121,19 +121,38 @@ class SafetyTransition(IdMixin, OwnedMixin, Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
+class MemorySource(enum.StrEnum):
+    conversation = "conversation"
+    journal_entry = "journal_entry"
+
+
 class Memory(IdMixin, OwnedMixin, Base):
-    """What the companion remembers of one ended conversation, while the person allows it:
-    a short summary (sealed) and its embedding, for retrieval by similarity."""
+    """What the companion remembers of one ended conversation, or of one journal entry, while
+    the person allows it: a short summary (sealed) and its embedding, for retrieval by
+    similarity. A journal entry is the journal's: only its id is kept, and the memory follows
+    the entry's events (journal.events), not a foreign key into another domain's table."""
 
     __tablename__ = "companion_memory"
     __table_args__ = (
         Index("ix_companion_memory_owner_created", "owner_id", "created_at", "id"),
+        # For the job that moves memories to the embedder in use.
+        Index("ix_companion_memory_embedder_owner", "embedder", "owner_id"),
         UniqueConstraint("conversation_id", name="uq_companion_memory_conversation_id"),
+        UniqueConstraint("journal_entry_id", name="uq_companion_memory_journal_entry_id"),
+        CheckConstraint(
+            "(source = 'conversation' AND conversation_id IS NOT NULL "
+            "AND journal_entry_id IS NULL) OR "
+            "(source = 'journal_entry' AND journal_entry_id IS NOT NULL "
+            "AND conversation_id IS NULL)",
+            name="one_source",
+        ),
     )
 
-    conversation_id: Mapped[uuid.UUID] = mapped_column(
+    source: Mapped[str] = mapped_column(String(20))
+    conversation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("companion_conversation.id", ondelete="CASCADE")
     )
+    journal_entry_id: Mapped[uuid.UUID | None]
     summary_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     embedding: Mapped[list[float]] = mapped_column(ARRAY(Float))
     embedder: Mapped[str] = mapped_column(String(40))

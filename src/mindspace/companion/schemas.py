@@ -6,8 +6,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from mindspace.companion.models import Author, ConversationStatus, MessageKind, TemplateRunKind
+from mindspace.companion.models import (
+    Author,
+    ConversationStatus,
+    MemorySource,
+    MessageKind,
+    TemplateRunKind,
+)
 from mindspace.companion.safety_state import SafetyState, Trigger
+from mindspace.journal.service import EntryId as JournalEntryId
 from mindspace.platform.ids import PublicId
 from mindspace.platform.pagination import Page
 from mindspace.platform.schemas import InputModel, OutputModel
@@ -88,7 +95,14 @@ class TransitionOut(OutputModel):
 class MemoryOut(OutputModel):
     id: MemoryId
     summary: str = Field(description="What the companion remembers, in your own words")
-    conversation_id: ConversationId = Field(description="The conversation it came from")
+    source: MemorySource = Field(description="What it was made from")
+    conversation_id: ConversationId | None = Field(
+        description="The conversation it came from (source conversation)"
+    )
+    journal_entry_id: JournalEntryId | None = Field(
+        description="The journal entry it came from (source journal_entry); it follows the "
+        "entry's edits and goes when the entry does"
+    )
     created_at: datetime
 
 

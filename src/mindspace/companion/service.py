@@ -83,7 +83,7 @@ from mindspace.platform.pagination import Page, PageParams, page
 from mindspace.platform.realtime import Realtime, room_name
 from mindspace.platform.security import Principal
 from mindspace.safety import service as safety
-from mindspace.safety.service import AssessmentContext, CrisisSupport, RiskLevel, Signal
+from mindspace.safety.service import AssessmentContext, CrisisSupport, RiskLevel
 
 log = logging.getLogger(__name__)
 DISCLOSURE_EVERY = timedelta(hours=3)
@@ -102,8 +102,6 @@ _LEVEL_OF = {
     SafetyState.high_risk: RiskLevel.high_risk,
     SafetyState.safety_mode: RiskLevel.high_risk,
 }
-# Signals that only colour other signals: never a warning sign on their own.
-_CONTEXT_ONLY = frozenset({Signal.stressor, Signal.distress})
 
 
 # Personas.
@@ -450,6 +448,7 @@ async def send_message(
     vault: Vault,
     engine: Engine,
     limits: Limits,
+    embedders: memories.Embedders,
     *,
     conversation_id: uuid.UUID,
     text: str,
@@ -486,7 +485,7 @@ async def send_message(
     own_level = max(
         (e.level for e in assessment.evidence), key=lambda lv: lv.rank, default=RiskLevel.normal
     )
-    warning_sign = any(e.signal not in _CONTEXT_ONLY for e in assessment.evidence)
+    warning_sign = any(e.signal not in safety.CONTEXT_ONLY_SIGNALS for e in assessment.evidence)
     crisis_now = assessment.level is RiskLevel.high_risk and (not in_crisis or warning_sign)
     trigger_level = assessment.level if crisis_now or not in_crisis else own_level
 
@@ -562,6 +561,7 @@ async def send_message(
             principal,
             writer,
             funded.engine,
+            embedders,
             conversation,
             recent=recent,
             text=text,
@@ -601,6 +601,7 @@ async def _engine_reply(
     principal: Principal,
     writer: _Writer,
     engine: Engine,
+    embedders: memories.Embedders,
     conversation: Conversation,
     *,
     recent: Sequence[MessageOut],
@@ -620,7 +621,7 @@ async def _engine_reply(
     state = _open_state(writer.key, conversation)
     # Only a model is told what the person let it remember, and never in a crisis state.
     recalled = (
-        await memories.recall(session, principal, writer.key, text_=text)
+        await memories.recall(session, principal, writer.key, embedders, text_=text)
         if engine.name != ScriptedEngine.name and support is None
         else memories.Recall([], None)
     )

@@ -78,7 +78,7 @@ CONCERN_MESSAGES = 3
 CONCERN_WINDOW = timedelta(hours=24)
 SUSTAINED_CONCERN = "sustained_concern"
 # Worry about someone else is not the writer's own warning sign, and these only colour others.
-_NOT_OWN = frozenset({Signal.third_party_concern, Signal.stressor, Signal.distress})
+_NOT_OWN = safety.CONTEXT_ONLY_SIGNALS | {Signal.third_party_concern}
 
 
 # Trusted contacts: the person's own.

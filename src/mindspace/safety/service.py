@@ -14,7 +14,13 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mindspace.platform.security import Principal
-from mindspace.safety.assessment import Assessment, AssessmentContext, RiskLevel, Signal
+from mindspace.safety.assessment import (
+    CONTEXT_ONLY_SIGNALS,
+    Assessment,
+    AssessmentContext,
+    RiskLevel,
+    Signal,
+)
 from mindspace.safety.engine import assess
 from mindspace.safety.models import PLAN_SECTIONS
 from mindspace.safety.models import SafetyPlan as SafetyPlanRow
@@ -22,6 +28,7 @@ from mindspace.safety.resources import crisis_resources
 from mindspace.safety.schemas import CrisisResources, CrisisSupport, SafetyPlan, SafetyPlanInput
 
 __all__ = [
+    "CONTEXT_ONLY_SIGNALS",
     "Assessment",
     "AssessmentContext",
     "CrisisResources",

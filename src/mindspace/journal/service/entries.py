@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from mindspace.journal.errors import (
     UnknownPrompt,
     WrittenInFuture,
 )
-from mindspace.journal.events import EntryWritten
+from mindspace.journal.events import EntryDeleted, EntryWritten
 from mindspace.journal.models import BODY, TAGS, TITLE, JournalEntry, Mood
 from mindspace.journal.sanitize import html_to_text, sanitize_html
 from mindspace.journal.schemas import (
@@ -130,18 +131,13 @@ def open_joined(vault: Vault, row: Mapping[Any, Any]) -> Entry:
     return open_entry(key, row)
 
 
-async def _announce_if_analysed(
-    session: AsyncSession, principal: Principal, entry_id: uuid.UUID
+async def _announce(
+    session: AsyncSession, principal: Principal, event: EntryWritten | EntryDeleted
 ) -> None:
-    # Only for people who allow analysis: everyone else's writes cost no job at all. The job
-    # checks again, since the permission may change before it runs.
-    preferences = await identity_service.get_preferences(session, principal)
-    if preferences.privacy.allow_journal_analysis:
-        outbox.publish(
-            session,
-            EntryWritten(entry_id=entry_id, owner_id=principal.user_id),
-            owner_id=principal.user_id,
-        )
+    # Only for people who let something use their entries' words (see journal.events).
+    privacy = (await identity_service.get_preferences(session, principal)).privacy
+    if privacy.allow_journal_analysis or privacy.allow_journal_memory:
+        outbox.publish(session, event, owner_id=principal.user_id)
 
 
 async def _support(
@@ -185,7 +181,7 @@ async def create_entry(
             **_indexes(key, title=data.title, body_text=body_text, tags=tags),
         )
     )
-    await _announce_if_analysed(session, principal, entry_id)
+    await _announce(session, principal, EntryWritten(entry_id=entry_id, owner_id=principal.user_id))
     return SavedEntry(
         id=entry_id,
         title=data.title,
@@ -312,7 +308,9 @@ async def update_entry(
     await session.flush()
     support = None
     if words_changed:
-        await _announce_if_analysed(session, principal, entry.id)
+        await _announce(
+            session, principal, EntryWritten(entry_id=entry.id, owner_id=principal.user_id)
+        )
         support = await _support(session, principal, entry.id, title=title, body_text=body_text)
     return SavedEntry(
         id=entry.id,
@@ -329,7 +327,7 @@ async def update_entry(
 
 
 async def delete_entry(session: AsyncSession, principal: Principal, *, entry_id: uuid.UUID) -> None:
-    """Deletes the entry and, through the foreign key, its analysis."""
+    """Deletes the entry and, through the foreign key, its analysis; other domains hear of it."""
     result = await session.execute(
         delete(JournalEntry)
         .where(JournalEntry.owner_id == principal.user_id, JournalEntry.id == entry_id)
@@ -337,3 +335,26 @@ async def delete_entry(session: AsyncSession, principal: Principal, *, entry_id:
     )
     if result.first() is None:
         raise EntryNotFound()
+    await _announce(session, principal, EntryDeleted(entry_id=entry_id, owner_id=principal.user_id))
+
+
+@dataclass(frozen=True, slots=True)
+class EntryText:
+    title: str
+    text: str  # the body as plain text
+
+
+async def read_entry_text(
+    session: AsyncSession, principal: Principal, vault: Vault, *, entry_id: uuid.UUID
+) -> EntryText | None:
+    """One of the person's entries as plain words, opened in their own scope, for a domain
+    they allowed to use them (the companion's memory); None if it is gone."""
+    row = (
+        await session.execute(
+            repository.readable_entries(principal).where(JournalEntry.id == entry_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    entry = open_joined(vault, row._mapping)
+    return EntryText(title=entry.title, text=html_to_text(entry.body))
