@@ -23,6 +23,7 @@ import pytest
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -256,6 +257,27 @@ async def other_user(db: Database, app: FastAPI) -> Person:
 @pytest_asyncio.fixture
 async def admin(db: Database, app: FastAPI) -> Person:
     return await create_user(db, app.state.tokens, roles=(Role.member, Role.admin))
+
+
+async def database_dump(owner_engine: AsyncEngine) -> str:
+    """Every row of every table as text, as the database owner sees them: a stolen dump."""
+    async with owner_engine.connect() as conn:
+        tables = (
+            await conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+            )
+        ).scalars()
+        parts: list[str] = []
+        for table in list(tables):
+            rows = await conn.execute(text(f'SELECT t::text FROM "{table}" t'))  # noqa: S608
+            parts.extend(r[0] for r in rows)
+    return "\n".join(parts)
+
+
+def visible_in(dump: str, secret: str) -> bool:
+    """Whether `secret` stands in the dump as text, in any case, or as hex (bytea columns)."""
+    lowered = dump.lower()
+    return secret.lower() in lowered or secret.encode().hex() in lowered
 
 
 def assert_problem(

@@ -25,7 +25,7 @@ from mindspace.identity.service import avatar, data_rights
 from mindspace.platform.config import Settings
 from mindspace.platform.db import Database
 from tests.companion.conftest import BASE, SAFE_REPLY, _openai_sse, count, start
-from tests.conftest import Person, assert_problem, free_port
+from tests.conftest import Person, assert_problem, database_dump, free_port
 
 pytestmark = pytest.mark.asyncio
 KEY = "01JD8X4M0Q6V9K2T7B3N5R8C1A"
@@ -310,7 +310,7 @@ async def test_a_kept_reply_is_sealed_at_rest(
     secret = "Zanzibar marmalade"
     turn = await client.post(_messages(conversation), json={"text": secret}, headers=_keyed(user))
     reply = turn.json()["replies"][0]["content"]
-    dump = await _dump(owner_engine)
+    dump = await database_dump(owner_engine)
 
     assert KEY in dump  # the dump does read the row
     for words in (secret, reply[:40], "companion.turn", '"replies"'):

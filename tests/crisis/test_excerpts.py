@@ -24,32 +24,19 @@ from mindspace.platform.crypto import DecryptionError, Vault
 from mindspace.platform.db import Database, DbScope
 from mindspace.platform.ids import decode, encode, new_id
 from tests.companion.conftest import send, start
-from tests.conftest import Person, assert_problem, run_background, run_jobs
+from tests.conftest import (
+    Person,
+    assert_problem,
+    database_dump,
+    run_background,
+    run_jobs,
+    visible_in,
+)
 
 pytestmark = pytest.mark.asyncio
 ALERTS = "/api/v1/admin/crisis-alerts"
 SECRETS = ("Quixotic", "marmalade", "Zanzibar")
 WORDS = "I want to kill myself tonight. Quixotic marmalade in Zanzibar."
-
-
-async def _dump(owner_engine: AsyncEngine) -> str:
-    """Every row of every table, as the database owner sees it (a stolen dump)."""
-    async with owner_engine.connect() as conn:
-        tables = (
-            await conn.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
-            )
-        ).scalars()
-        parts: list[str] = []
-        for table in list(tables):
-            rows = await conn.execute(text(f'SELECT t::text FROM "{table}" t'))  # noqa: S608
-            parts.extend(r[0] for r in rows)
-    return "\n".join(parts)
-
-
-def _visible(secret: str, dump: str) -> bool:
-    lowered = dump.lower()
-    return secret.lower() in lowered or secret.encode().hex() in lowered
 
 
 def _vault(app: FastAPI) -> Vault:
@@ -95,10 +82,10 @@ async def test_a_dump_holds_no_excerpt_from_the_message_to_the_staff_view(
     turn = await send(client, user, conversation, WORDS)
     assert turn["replies"][0]["kind"] == "crisis"
     # As the message left it: the worker's sealing of leftovers has not run.
-    dump = await _dump(owner_engine)
+    dump = await database_dump(owner_engine)
     assert "explicit_intent" in dump
     for secret in SECRETS:
-        assert not _visible(secret, dump), secret
+        assert not visible_in(dump, secret), secret
     # The events, the jobs they queue and the live push to staff: none carries the words.
     await run_background(job_app, db, settings)
     listed = await client.get(ALERTS, headers=admin.headers)
@@ -106,11 +93,11 @@ async def test_a_dump_holds_no_excerpt_from_the_message_to_the_staff_view(
     detail = await _detail(client, admin, item["id"])
     assert detail["excerpt"] == WORDS  # staff read them, in the view of this one alert
 
-    dump = await _dump(owner_engine)
+    dump = await database_dump(owner_engine)
     assert user.email in dump  # the dump does read the tables
     assert "crisis.alert.view" in dump  # including the audit trail and the job queue
     for secret in SECRETS:
-        assert not _visible(secret, dump), secret
+        assert not visible_in(dump, secret), secret
 
 
 async def test_the_words_open_only_in_the_audited_view_of_one_alert(
@@ -151,7 +138,7 @@ async def test_members_read_nothing_and_learn_nothing_of_which_alerts_exist(
             body = assert_problem(
                 await client.get(f"{ALERTS}/{target}", headers=person.headers), 403
             )
-            assert not any(_visible(s, str(body)) for s in SECRETS)
+            assert not any(visible_in(str(body), s) for s in SECRETS)
     assert_problem(await client.get(f"{ALERTS}/{alert_id}"), 401)
     # Under the API, row-level security: another person's scope holds no alert of theirs, and
     # the staff's own scope still holds no one's data key.
@@ -221,9 +208,9 @@ async def test_plaintext_left_from_before_is_sealed_by_the_worker_and_never_lost
     await job_app.tasks["crisis:seal_legacy_excerpts"].defer_async(timestamp=0)
     await run_jobs(job_app, db, settings)
 
-    dump = await _dump(owner_engine)
-    assert not _visible("Quixotic", dump)
-    assert not _visible("marmalade", dump)
+    dump = await database_dump(owner_engine)
+    assert not visible_in(dump, "Quixotic")
+    assert not visible_in(dump, "marmalade")
     assert (await _detail(client, admin, with_key))["excerpt"] == "Quixotic leftover"
     assert (await _detail(client, admin, without_key))["excerpt"] == "marmalade leftover"
     # Sealed under the excerpt's purpose, bound to its own row and owner.
@@ -292,8 +279,8 @@ async def test_the_words_are_purged_a_fixed_time_after_resolution_and_the_alert_
     assert (await _detail(client, admin, leftover))["excerpt"] is None
     assert (await _detail(client, admin, recent))["excerpt"] == "resolved last week"
     assert (await _detail(client, admin, open_one))["excerpt"] == "still open, however old"
-    dump = await _dump(owner_engine)
-    assert not any(_visible(s, dump) for s in SECRETS)
+    dump = await database_dump(owner_engine)
+    assert not any(visible_in(dump, s) for s in SECRETS)
     assert (
         await _column(
             owner_engine,
