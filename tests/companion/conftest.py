@@ -3,7 +3,6 @@ streaming protocol with replies the tests choose."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -14,7 +13,6 @@ import orjson
 import procrastinate
 import pytest
 import pytest_asyncio
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -29,7 +27,7 @@ from mindspace.companion.entitlements import Plan
 from mindspace.platform.config import Settings
 from mindspace.platform.db import Database
 from mindspace.platform.security import Principal
-from tests.conftest import Person, free_port, run_background
+from tests.conftest import Person, run_background, serve_locally
 
 BASE = "/api/v1/companion"
 MEMORIES = f"{BASE}/memories"
@@ -134,15 +132,9 @@ async def model_server() -> AsyncIterator[ModelServer]:
         return StreamingResponse(stream(), media_type="text/event-stream")
 
     app = Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
-        await asyncio.sleep(0.01)
-    server_state.url = f"http://127.0.0.1:{port}/v1"
-    yield server_state
-    server.should_exit = True
-    await task
+    async with serve_locally(app) as base_url:
+        server_state.url = f"{base_url}/v1"
+        yield server_state
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -25,7 +24,7 @@ from mindspace.identity.service import avatar, data_rights
 from mindspace.platform.config import Settings
 from mindspace.platform.db import Database
 from tests.companion.conftest import BASE, SAFE_REPLY, _openai_sse, count, start
-from tests.conftest import Person, assert_problem, database_dump, free_port
+from tests.conftest import Person, assert_problem, database_dump, serve_locally
 
 pytestmark = pytest.mark.asyncio
 KEY = "01JD8X4M0Q6V9K2T7B3N5R8C1A"
@@ -196,20 +195,14 @@ async def gated_model(
         return StreamingResponse(stream(), media_type="text/event-stream")
 
     app = Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
-        await asyncio.sleep(0.01)
-    gate.url = f"http://127.0.0.1:{port}/v1"
-    monkeypatch.setattr(settings_of, "companion_engine", "openai")
-    monkeypatch.setattr(settings_of, "companion_model_base_url", gate.url)
-    monkeypatch.setattr(settings_of, "companion_model", "chosen")
-    monkeypatch.setattr(settings_of, "companion_model_timeout_s", 10.0)
-    yield gate
-    gate.release.set()
-    server.should_exit = True
-    await task
+    async with serve_locally(app) as base_url:
+        gate.url = f"{base_url}/v1"
+        monkeypatch.setattr(settings_of, "companion_engine", "openai")
+        monkeypatch.setattr(settings_of, "companion_model_base_url", gate.url)
+        monkeypatch.setattr(settings_of, "companion_model", "chosen")
+        monkeypatch.setattr(settings_of, "companion_model_timeout_s", 10.0)
+        yield gate
+        gate.release.set()
 
 
 async def test_a_retry_while_the_first_is_still_thinking_is_told_to_wait_then_replayed(
