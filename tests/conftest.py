@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -21,8 +24,10 @@ import httpx
 import procrastinate
 import pytest
 import pytest_asyncio
+import uvicorn
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -57,6 +62,61 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def _loopback_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))  # a free port, held from here on: no race for it
+    return sock
+
+
+def _peer_server(app: Any) -> uvicorn.Server:
+    return uvicorn.Server(
+        uvicorn.Config(app, lifespan="off", ws="none", http="h11", log_level="warning")
+    )
+
+
+@asynccontextmanager
+async def serve_locally(app: Any) -> AsyncIterator[str]:
+    """A real local HTTP peer (an ASGI app) on a free loopback port, served by this event
+    loop; yields its base URL."""
+    sock = _loopback_socket()
+    host, port = sock.getsockname()
+    server = _peer_server(app)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                await task  # it failed to start: say why
+            await asyncio.sleep(0.01)
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """`serve_locally` on a thread of its own, for peers that outlive one event loop
+    (session fixtures) or are called from synchronous code; yields its base URL."""
+    sock = _loopback_socket()
+    host, port = sock.getsockname()
+    server = _peer_server(app)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert thread.is_alive(), "the local peer failed to start"
+            assert time.monotonic() < deadline, "the local peer did not start"
+            time.sleep(0.01)
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
 
 
 def _server_url(worker_id: str) -> str:
@@ -260,6 +320,27 @@ async def other_user(db: Database, app: FastAPI) -> Person:
 @pytest_asyncio.fixture
 async def admin(db: Database, app: FastAPI) -> Person:
     return await create_user(db, app.state.tokens, roles=(Role.member, Role.admin))
+
+
+async def database_dump(owner_engine: AsyncEngine) -> str:
+    """Every row of every table as text, as the database owner sees them: a stolen dump."""
+    async with owner_engine.connect() as conn:
+        tables = (
+            await conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+            )
+        ).scalars()
+        parts: list[str] = []
+        for table in list(tables):
+            rows = await conn.execute(text(f'SELECT t::text FROM "{table}" t'))  # noqa: S608
+            parts.extend(r[0] for r in rows)
+    return "\n".join(parts)
+
+
+def visible_in(dump: str, secret: str) -> bool:
+    """Whether `secret` stands in the dump as text, in any case, or as hex (bytea columns)."""
+    lowered = dump.lower()
+    return secret.lower() in lowered or secret.encode().hex() in lowered
 
 
 def assert_problem(

@@ -39,6 +39,7 @@ from mindspace.mood.domain import domain as mood_domain
 from mindspace.notifications.domain import domain as notifications_domain
 from mindspace.operations.domain import domain as operations_domain
 from mindspace.platform import crypto, health, jobs, metrics
+from mindspace.platform.cache import MemoryCache, RedisCache
 from mindspace.platform.config import Settings, get_settings
 from mindspace.platform.db import Database
 from mindspace.platform.domains import Domain
@@ -219,6 +220,7 @@ def create_app(settings: Settings | None = None, *, run_background: bool = False
         app.state.db = db
         app.state.redis = redis
         app.state.rate_limiter = RateLimiter(settings.redis_url)
+        app.state.cache = RedisCache(redis) if redis else MemoryCache()
         app.state.tokens = tokens
         app.state.storage = build_storage(settings)
         app.state.vault = build_vault(db, settings)
@@ -297,7 +299,7 @@ def create_app(settings: Settings | None = None, *, run_background: bool = False
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
             max_age=600,
         )
     app.add_middleware(RequestContextMiddleware, hsts=settings.is_production)

@@ -7,7 +7,7 @@ from mindspace.identity import models as identity_models
 from mindspace.journal import models as journal_models
 from mindspace.mood import models as mood_models
 from mindspace.notifications import models as notifications_models
-from mindspace.platform import audit, crypto, messaging, outbox
+from mindspace.platform import audit, crypto, idempotency, messaging, outbox
 from mindspace.platform.db import Base
 from mindspace.reminders import models as reminders_models
 from mindspace.safety import models as safety_models
@@ -18,6 +18,7 @@ __all__ = [
     "companion_models",
     "crisis_models",
     "crypto",
+    "idempotency",
     "identity_activity",
     "identity_models",
     "journal_models",

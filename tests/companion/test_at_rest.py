@@ -16,26 +16,11 @@ from mindspace.platform.db import Database, DbScope
 from mindspace.platform.ids import decode
 from mindspace.platform.pagination import PageParams
 from tests.companion.conftest import count, send, start
-from tests.conftest import Person
+from tests.conftest import Person, database_dump, visible_in
 
 pytestmark = pytest.mark.asyncio
 SECRETS = ("Quixotic", "marmalade", "Zanzibar")
 TABLES = ("companion_conversation", "companion_message", "companion_safety_transition")
-
-
-async def _dump(owner_engine: AsyncEngine) -> str:
-    """The companion's tables as the database owner sees them (a stolen dump)."""
-    async with owner_engine.connect() as conn:
-        parts: list[str] = []
-        for table in TABLES:
-            rows = await conn.execute(text(f'SELECT t::text FROM "{table}" t'))  # noqa: S608
-            parts.extend(r[0] for r in rows)
-    return "\n".join(parts)
-
-
-def _visible(secret: str, dump: str) -> bool:
-    lowered = dump.lower()
-    return secret.lower() in lowered or secret.encode().hex() in lowered
 
 
 async def test_a_dump_holds_no_plaintext_of_messages_or_flow_answers(
@@ -46,11 +31,11 @@ async def test_a_dump_holds_no_plaintext_of_messages_or_flow_answers(
     # A thought record keeps the person's answers in the engine state between turns.
     await send(client, user, conversation, "I'd like to do a thought record")
     await send(client, user, conversation, "A meeting in Zanzibar went badly")
-    dump = await _dump(owner_engine)
+    dump = await database_dump(owner_engine)
     assert "normal" in dump  # the dump does read the rows
     for secret in SECRETS:
-        assert not _visible(secret, dump), secret
-    assert not _visible("not a therapist", dump)  # even the companion's own words are sealed
+        assert not visible_in(dump, secret), secret
+    assert not visible_in(dump, "not a therapist")  # even the companion's own words are sealed
 
 
 async def _copy_sealed(owner_engine: AsyncEngine, *, source: str, target: str) -> None:

@@ -1,13 +1,14 @@
 """Memory the person controls: made after a conversation ends and only with their permission,
 never from a crisis turn, sealed at rest, listed and deleted by them, forgotten when they
 withdraw the permission, and recalled into a model's context (what a real local
-OpenAI-protocol server receives)."""
+OpenAI-protocol server receives), by either embedder."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import httpx
+import numpy as np
 import procrastinate
 import pytest
 from fastapi import FastAPI
@@ -16,36 +17,49 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mindspace.companion import memories, repository, service
 from mindspace.companion.engines.scripted import FLOWS
-from mindspace.companion.memory import HashedEmbedder, cosine, summarise, top
+from mindspace.companion.memory import (
+    HashedEmbedder,
+    RotatedSentenceEmbedder,
+    Rotation,
+    chosen,
+    cosine,
+    ranked,
+    summarise,
+    summarise_entry,
+)
 from mindspace.companion.prompts import MEMORY_HEADING
+from mindspace.platform import embeddings
 from mindspace.platform.config import Settings
 from mindspace.platform.crypto import Vault
 from mindspace.platform.db import Database, DbScope
-from tests.companion.conftest import BASE, CRISIS_TEXT, SAFE_REPLY, ModelServer, send, start
-from tests.conftest import Person, assert_problem, run_background
+from tests.companion.conftest import (
+    BASE,
+    CRISIS_TEXT,
+    MEMORIES,
+    SAFE_REPLY,
+    ModelServer,
+    listed_memories,
+    send,
+    set_privacy,
+    start,
+)
+from tests.conftest import Person, assert_problem, run_jobs
 
-MEMORIES = f"{BASE}/memories"
-PREFERENCES = "/api/v1/users/me/preferences"
 GARDEN = "I planted tomatoes in the allotment with my sister Bernadette today."
+LIDO = "I went swimming at the lido before breakfast."
+TOMATOES = "How are the tomatoes at the allotment doing?"
+needs_model = pytest.mark.skipif(
+    not embeddings.extra_installed(), reason="needs the `ai` extra (part of `dev`)"
+)
 
 
 async def _allow(client: httpx.AsyncClient, person: Person, allowed: bool = True) -> None:
-    response = await client.patch(
-        PREFERENCES, json={"privacy": {"allow_ai_memory": allowed}}, headers=person.headers
-    )
-    assert response.status_code == 200, response.text
+    await set_privacy(client, person, allow_ai_memory=allowed)
 
 
 async def _end(client: httpx.AsyncClient, person: Person, conversation: str) -> None:
     response = await client.post(f"{BASE}/conversations/{conversation}/end", headers=person.headers)
     assert response.status_code == 200, response.text
-
-
-async def _listed(client: httpx.AsyncClient, person: Person) -> list[dict[str, Any]]:
-    response = await client.get(MEMORIES, headers=person.headers)
-    assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()["items"]
-    return items
 
 
 async def _remembered(
@@ -60,15 +74,21 @@ async def _remembered(
         await send(client, person, conversation, words)
     await _end(client, person, conversation)
     await background()
-    return await _listed(client, person)
+    return await listed_memories(client, person)
 
 
-@pytest.fixture
-def background(job_app: procrastinate.App, db: Database, settings: Settings) -> Any:
-    async def run() -> None:
-        await run_background(job_app, db, settings)
-
-    return run
+@pytest.fixture(
+    params=[
+        pytest.param("auto", id="minilm", marks=needs_model),
+        pytest.param("off", id="hashed"),
+    ]
+)
+def embedder(
+    request: pytest.FixtureRequest, settings_of: Settings, monkeypatch: pytest.MonkeyPatch
+) -> memories.Embedders:
+    """The API and the worker (which share these settings) on one embedder."""
+    monkeypatch.setattr(settings_of, "embeddings", request.param)
+    return memories.embedders_for(settings_of)
 
 
 async def _rows(owner_engine: AsyncEngine) -> list[str]:
@@ -103,6 +123,13 @@ def test_the_summary_is_short_however_much_was_said() -> None:
     assert summary == summarise(said, [])  # deterministic
 
 
+def test_a_journal_entry_is_summarised_with_its_title() -> None:
+    summary = summarise_entry("Allotment day", "Ok.\nWe planted tomatoes. The shed is painted.")
+    assert summary.startswith("In their journal: Allotment day")
+    assert "tomatoes" in summary
+    assert summarise_entry("", "ok") == ""
+
+
 def test_the_hashed_embedding_is_deterministic_normalised_and_matches_shared_words() -> None:
     embedder = HashedEmbedder(b"k" * 32)
     garden = embedder.embed("tomatoes in the allotment")
@@ -110,11 +137,88 @@ def test_the_hashed_embedding_is_deterministic_normalised_and_matches_shared_wor
     assert len(garden) == embedder.dimensions == 256
     assert cosine(garden, garden) == pytest.approx(1.0)
     assert embedder.embed("the and of") == [0.0] * 256
+    # The labels every summary shares are not words of the person's.
+    assert embedder.embed("They said: tomatoes in the allotment") == garden
     work = embedder.embed("my manager criticised my report")
     query = embedder.embed("how are the tomatoes at the allotment")
-    assert top(query, [("work", work), ("garden", garden)], 3) == ["garden"]
+    assert ranked(query, [("work", work), ("garden", garden)], embedder.threshold) == ["garden"]
     # Someone else's key buckets the same words elsewhere.
     assert HashedEmbedder(b"o" * 32).embed("tomatoes in the allotment") != garden
+
+
+def test_settings_choose_the_embedder() -> None:
+    assert memories.embedders_for(Settings(embeddings="off")) is memories.HASHED
+    expected = memories.SENTENCES if embeddings.extra_installed() else memories.HASHED
+    assert memories.embedders_for(Settings(embeddings="auto")) is expected
+
+
+def test_a_hashed_collision_is_never_offered_as_a_memory() -> None:
+    """The flaky recall of the "lido" memory, made certain: among per-person keys, find ones
+    whose buckets make the lido memory look similar to a question about tomatoes."""
+    lido, garden = f"They said: {LIDO}", f"They said: {GARDEN}"
+    colliding = []
+    for i in range(400):
+        embedder = HashedEmbedder(i.to_bytes(32, "big"))
+        query = embedder.embed(TOMATOES)
+        candidates = [("lido", embedder.embed(lido)), ("garden", embedder.embed(garden))]
+        if "lido" in ranked(query, candidates, embedder.threshold):
+            colliding.append(embedder)
+    assert len(colliding) > 10  # collisions are common, not a curiosity
+    for embedder in colliding:
+        memories_ = [("lido", lido), ("garden", garden)]
+        assert chosen(embedder, TOMATOES, memories_, 3) == ["garden"]
+
+
+def test_the_rotation_is_orthogonal_per_key_and_deterministic() -> None:
+    first = Rotation(b"a" * 32, 384)(np.eye(384))
+    assert np.allclose(first @ first.T, np.eye(384), atol=1e-10)
+    assert np.array_equal(first, Rotation(b"a" * 32, 384)(np.eye(384)))
+    other = Rotation(b"b" * 32, 384)(np.eye(384))
+    # Every coordinate mixed into every other, as in a dense random rotation (whose entries
+    # are about N(0, 1/384)): nothing like the identity, nor like another key's.
+    assert abs(float(np.trace(first))) < 3
+    assert np.std(first) == pytest.approx(384**-0.5, rel=0.01)
+    assert np.abs(first).max() < 0.3
+    assert abs(float(np.trace(first @ other.T))) < 3
+
+
+@needs_model
+def test_the_rotation_keeps_a_persons_similarities_and_hides_them_from_others() -> None:
+    model = embeddings.shared_encoder()
+    texts = [GARDEN, "We baked sourdough bread with rosemary.", LIDO, TOMATOES]
+    public = model.encode(texts).astype(np.float64)
+    mine = RotatedSentenceEmbedder(embeddings.shared_encoder, b"a" * 32)
+    theirs = RotatedSentenceEmbedder(embeddings.shared_encoder, b"b" * 32)
+    my_vectors = np.array([mine.embed(t) for t in texts])
+    their_vectors = np.array([theirs.embed(t) for t in texts])
+    assert np.allclose(np.linalg.norm(my_vectors, axis=1), 1.0, atol=1e-5)
+    # Within one person, every similarity is the model's: ranking works.
+    assert np.allclose(my_vectors @ my_vectors.T, public @ public.T, atol=1e-5)
+    # The same words, embedded for two people or by the public model, do not compare.
+    across_people = np.diag(my_vectors @ their_vectors.T)
+    against_public = np.diag(my_vectors @ public.T)
+    assert np.all(np.abs(across_people) < 0.25), across_people
+    assert np.all(np.abs(against_public) < 0.25), against_public
+    assert mine.embed("ok, the, and") == [0.0] * 384
+
+
+@needs_model
+def test_the_sentence_model_recalls_what_is_near_in_meaning_without_a_shared_word() -> None:
+    texts = {
+        "rent": "They said: I feel anxious about money and the rent.",
+        "garden": f"They said: {GARDEN}",
+        "bread": "They said: We baked sourdough bread with rosemary.",
+        "lido": f"They said: {LIDO}",
+    }
+    query = "I'm worried about paying the bills"
+    model = RotatedSentenceEmbedder(embeddings.shared_encoder, b"a" * 32)
+    hashed = HashedEmbedder(b"a" * 32)
+    for embedder in (model, hashed):
+        vectors = [(name, embedder.embed(text)) for name, text in texts.items()]
+        order = ranked(embedder.embed(query), vectors, embedder.threshold)
+        found = chosen(embedder, query, [(n, texts[n]) for n in order], 3)
+        # Meaning, not spelling: only the model finds it, and nothing unrelated comes with it.
+        assert found == (["rent"] if embedder is model else [])
 
 
 # --- made only with permission, never from a crisis turn --------------------------------------
@@ -144,7 +248,7 @@ async def test_an_ended_conversation_is_remembered_in_the_persons_words(
     assert "tomatoes" not in row.lower()
     # Ending again, or the job running again, makes no second memory.
     await background()
-    assert len(await _listed(client, user)) == 1
+    assert len(await listed_memories(client, user)) == 1
 
 
 @pytest.mark.asyncio
@@ -218,7 +322,7 @@ async def test_permission_withdrawn_before_the_job_runs_makes_no_memory(
     await _end(client, user, conversation)
     await _allow(client, user, False)
     await background()
-    assert await _listed(client, user) == []
+    assert await listed_memories(client, user) == []
 
 
 # --- the person's control ---------------------------------------------------------------------
@@ -237,8 +341,8 @@ async def test_withdrawing_permission_forgets_everything(
         assert len(await _remembered(client, person, background, GARDEN)) == 1
     await _allow(client, user, False)
     await background()
-    assert await _listed(client, user) == []
-    assert len(await _listed(client, other_user)) == 1
+    assert await listed_memories(client, user) == []
+    assert len(await listed_memories(client, other_user)) == 1
     assert len(await _rows(owner_engine)) == 1
 
 
@@ -256,11 +360,11 @@ async def test_i_can_delete_one_memory_and_no_one_elses(
 
     response = await client.delete(f"{MEMORIES}/{theirs['id']}", headers=user.headers)
     assert_problem(response, 404, "companion-memory-not-found")
-    assert len(await _listed(client, other_user)) == 1
+    assert len(await listed_memories(client, other_user)) == 1
 
     response = await client.delete(f"{MEMORIES}/{first['id']}", headers=user.headers)
     assert response.status_code == 204
-    assert [m["id"] for m in await _listed(client, user)] == [second["id"]]
+    assert [m["id"] for m in await listed_memories(client, user)] == [second["id"]]
     response = await client.delete(f"{MEMORIES}/{first['id']}", headers=user.headers)
     assert_problem(response, 404, "companion-memory-not-found")
 
@@ -274,8 +378,8 @@ async def test_i_can_forget_everything_and_only_mine_goes(
         await _remembered(client, person, background, GARDEN)
     response = await client.delete(MEMORIES, headers=user.headers)
     assert response.status_code == 204
-    assert await _listed(client, user) == []
-    assert len(await _listed(client, other_user)) == 1
+    assert await listed_memories(client, user) == []
+    assert len(await listed_memories(client, other_user)) == 1
 
 
 @pytest.mark.asyncio
@@ -315,7 +419,7 @@ async def test_bad_input_is_refused_and_changes_nothing(
     assert_problem(response, 422)
     response = await client.get(MEMORIES, params={"limit": 0}, headers=user.headers)
     assert_problem(response, 422)
-    assert len(await _listed(client, user)) == 1
+    assert len(await listed_memories(client, user)) == 1
 
 
 @pytest.mark.asyncio
@@ -327,10 +431,10 @@ async def test_deleting_the_conversation_forgets_its_memory(
     await send(client, user, conversation, GARDEN)
     await _end(client, user, conversation)
     await background()
-    assert len(await _listed(client, user)) == 1
+    assert len(await listed_memories(client, user)) == 1
     response = await client.delete(f"{BASE}/conversations/{conversation}", headers=user.headers)
     assert response.status_code == 204
-    assert await _listed(client, user) == []
+    assert await listed_memories(client, user) == []
 
 
 @pytest.mark.asyncio
@@ -359,7 +463,11 @@ def _system_prompt(body: dict[str, Any]) -> str:
 
 @pytest.mark.asyncio
 async def test_a_model_is_told_the_most_similar_memories(
-    client: httpx.AsyncClient, user: Person, background: Any, use_model: ModelServer
+    client: httpx.AsyncClient,
+    user: Person,
+    background: Any,
+    use_model: ModelServer,
+    embedder: memories.Embedders,
 ) -> None:
     use_model.replies["chosen"] = SAFE_REPLY
     await _allow(client, user)
@@ -367,17 +475,17 @@ async def test_a_model_is_told_the_most_similar_memories(
         GARDEN,
         "We baked sourdough bread with rosemary.",
         "My manager Priya criticised my report at work.",
-        "I went swimming at the lido before breakfast.",
+        LIDO,
     ):
         await _remembered(client, user, background, said)
     conversation = await start(client, user)
-    await send(client, user, conversation, "How are the tomatoes at the allotment doing?")
+    await send(client, user, conversation, TOMATOES)
     prompt = _system_prompt(use_model.bodies[-1])
     assert MEMORY_HEADING in prompt
     remembered = prompt.split(MEMORY_HEADING, 1)[1]
     assert "Bernadette" in remembered
-    assert remembered.count("\n- ") <= memories.RECALLED
-    assert "lido" not in remembered  # shares no word with the message
+    # Nothing that has nothing to do with tomatoes, whatever the hashed buckets did.
+    assert remembered.count("\n- ") == 1, remembered
 
 
 @pytest.mark.asyncio
@@ -413,8 +521,13 @@ async def test_no_memory_reaches_a_model_without_permission_or_in_a_crisis(
 
 
 @pytest.mark.asyncio
-async def test_recall_ranks_the_three_nearest_in_python_without_pgvector(
-    client: httpx.AsyncClient, app: FastAPI, db: Database, user: Person, background: Any
+async def test_recall_ranks_the_three_nearest(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    db: Database,
+    user: Person,
+    background: Any,
+    embedder: memories.Embedders,
 ) -> None:
     await _allow(client, user)
     for said in (
@@ -426,17 +539,22 @@ async def test_recall_ranks_the_three_nearest_in_python_without_pgvector(
     ):
         await _remembered(client, user, background, said)
     vault: Vault = app.state.vault
+    query = "tomatoes at the allotment with Bernadette"
     async with db.session(user.principal) as session:
         key = await vault.data_key(session, user.id)
-        recalled = await memories.recall(
-            session, user.principal, key, text_="tomatoes at the allotment with Bernadette"
+        recalled = await memories.recall(session, user.principal, key, embedder, text_=query)
+        pgvector = await repository.has_pgvector(session)
+        # Python's ranking, whatever the server has (pgvector's agrees: test_memory_pgvector).
+        mine = embedder(key)
+        in_python = await memories.nearest(
+            session, user.principal, mine, mine.embed(query), ranking=memories.Ranking.python
         )
-        assert not await repository.has_pgvector(session)
-    assert recalled.ranking is memories.Ranking.python
+    assert recalled.ranking is (memories.Ranking.pgvector if pgvector else memories.Ranking.python)
     assert len(recalled.summaries) == memories.RECALLED
     assert "Bernadette" in recalled.summaries[0]
     assert "Bernadette" in recalled.summaries[1]
     assert not any("sourdough" in s for s in recalled.summaries)
+    assert len(in_python) >= memories.RECALLED
 
 
 @pytest.mark.asyncio
@@ -456,3 +574,58 @@ async def test_staff_never_read_memories_and_erasure_takes_them(
     async with owner_engine.begin() as conn:
         await conn.execute(text("DELETE FROM user_account WHERE id = :id"), {"id": user.id})
     assert await _rows(owner_engine) == []
+
+
+@needs_model
+@pytest.mark.asyncio
+async def test_memories_move_to_the_embedder_in_use(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    db: Database,
+    user: Person,
+    other_user: Person,
+    background: Any,
+    settings_of: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    job_app: procrastinate.App,
+    owner_engine: AsyncEngine,
+) -> None:
+    monkeypatch.setattr(settings_of, "embeddings", "off")
+    for person in (user, other_user):
+        await _allow(client, person)
+        await _remembered(client, person, background, GARDEN)
+    await _remembered(client, user, background, "We baked sourdough bread with rosemary.")
+    async with owner_engine.begin() as conn:
+        # One made before the hashed embedder stopped embedding the labels.
+        await conn.execute(
+            text(
+                "UPDATE companion_memory SET embedder = 'hashed-ngrams-256-v1' "
+                "WHERE id = (SELECT id FROM companion_memory WHERE owner_id = :o LIMIT 1)"
+            ),
+            {"o": user.id},
+        )
+    monkeypatch.setattr(settings_of, "embeddings", "auto")
+    vault: Vault = app.state.vault
+
+    async def recalled() -> list[str]:
+        async with db.session(user.principal) as session:
+            key = await vault.data_key(session, user.id)
+            found = await memories.recall(
+                session, user.principal, key, memories.SENTENCES, text_=TOMATOES
+            )
+        return found.summaries
+
+    # Only like is compared with like: the model's query meets no vector of its kind yet.
+    assert await recalled() == []
+    await job_app.tasks["companion:reembed_memories"].defer_async(timestamp=0)
+    await run_jobs(job_app, db, settings_of)
+    async with owner_engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT embedder, cardinality(embedding) FROM companion_memory")
+            )
+        ).all()
+    assert rows == [(memories.SENTENCES.name, 384)] * 3
+    [summary] = await recalled()
+    assert "Bernadette" in summary
+    assert len(await listed_memories(client, user)) == 2

@@ -11,7 +11,6 @@ from typing import Any
 import orjson
 import pytest
 import pytest_asyncio
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -27,7 +26,7 @@ from mindspace.companion.engines import (
 )
 from mindspace.companion.engines.models import AnthropicEngine, OpenAICompatibleEngine
 from mindspace.companion.engines.scripted import ScriptedEngine, respond
-from tests.conftest import free_port
+from tests.conftest import free_port, serve_locally
 
 pytestmark = pytest.mark.asyncio
 WORDS = ["It sounds ", "like a hard ", "day. ", "I'm here."]
@@ -102,14 +101,8 @@ async def provider() -> AsyncIterator[tuple[Provider, str]]:
             Route("/v1/messages", state.anthropic, methods=["POST"]),
         ]
     )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
-        await asyncio.sleep(0.01)
-    yield state, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serve_locally(app) as base_url:
+        yield state, base_url
 
 
 def _request(text: str = "I had a rough day") -> EngineRequest:

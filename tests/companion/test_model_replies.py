@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mindspace.platform.db import Database
 from tests.companion.conftest import (
     BASE,
     CRISIS_TEXT,
@@ -17,7 +19,7 @@ from tests.companion.conftest import (
     send,
     start,
 )
-from tests.conftest import Person
+from tests.conftest import Person, create_user
 
 pytestmark = pytest.mark.asyncio
 
@@ -96,3 +98,14 @@ async def test_a_model_reply_that_raises_the_risk_is_replaced(
     [reply] = turn["replies"]
     assert reply["replaced"] is True
     assert "better off" not in reply["content"]
+
+
+async def test_the_persons_locale_reaches_the_model(
+    client: httpx.AsyncClient, db: Database, app: FastAPI, use_model: ModelServer
+) -> None:
+    use_model.replies["chosen"] = SAFE_REPLY
+    person = await create_user(db, app.state.tokens, locale="fr-FR")
+    conversation = await start(client, person)
+    await send(client, person, conversation, "I had a rough day")
+    system = use_model.bodies[-1]["messages"][0]["content"]
+    assert "locale (fr-FR)" in system

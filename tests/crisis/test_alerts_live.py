@@ -9,6 +9,7 @@ import pytest
 from mindspace.app import build_event_bus, build_worker_context
 from mindspace.crisis import service
 from mindspace.crisis.schemas import Severity
+from mindspace.platform import crypto
 from mindspace.platform.config import Settings
 from mindspace.platform.db import Database
 from mindspace.platform.ids import encode
@@ -33,10 +34,12 @@ async def test_staff_see_a_new_alert_live(
         await staff.until_ready()
         await member.until_ready()
         try:
+            vault = crypto.attached_vault(db)
+            assert vault is not None
             async with db.session(user.principal) as session:
                 alert_id = await service.raise_alert(
                     session,
-                    owner_id=user.id,
+                    key=await vault.data_key(session, user.id),
                     severity=Severity.high_risk,
                     trigger="companion_message",
                     signals=["plan_or_method"],

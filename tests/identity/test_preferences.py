@@ -74,6 +74,8 @@ async def test_defaults_without_any_stored_row(
         "privacy": {
             "allow_ai_memory": False,
             "allow_journal_analysis": False,
+            "allow_crisis_outreach": False,
+            "allow_journal_memory": False,
             "show_in_community_directory": False,
         },
     }
@@ -113,6 +115,8 @@ async def test_patch_changes_only_the_cells_sent(client: httpx.AsyncClient, user
     assert body["privacy"] == {
         "allow_ai_memory": True,
         "allow_journal_analysis": False,
+        "allow_crisis_outreach": False,
+        "allow_journal_memory": False,
         "show_in_community_directory": False,
     }
 
@@ -183,6 +187,7 @@ async def test_ordinary_categories_can_be_switched_off_entirely(
         ({"privacy": None}, "/body/privacy"),
         ({"channels": {"community": {"email": "false"}}}, "/body/channels/community/email"),
         ({"privacy": {"allow_ai_memory": 1}}, "/body/privacy/allow_ai_memory"),
+        ({"privacy": {"allow_journal_memory": "yes"}}, "/body/privacy/allow_journal_memory"),
         ({"channels": ["email"]}, "/body/channels"),
     ],
 )

@@ -273,6 +273,7 @@ async def test_update_changes_only_what_is_sent(client: httpx.AsyncClient, user:
     )
     assert response.status_code == 200, response.text
     updated = response.json()
+    assert updated.pop("crisis") is None
     assert updated["title"] == "New title"
     assert updated["body"] == "<p>x</p>"
     assert updated["mood"] is None

@@ -175,6 +175,7 @@ async def test_update_changes_only_what_is_sent_and_null_clears(
     response = await client.patch(url, json={"score": 4, "note": None}, headers=user.headers)
     assert response.status_code == 200, response.text
     updated = response.json()
+    assert updated.pop("crisis") is None
     assert (updated["score"], updated["note"], updated["mood"]) == (4, None, "happy")
     assert updated["activities"] == ["yoga", "walking"]
     assert updated["updated_at"] >= created["updated_at"]

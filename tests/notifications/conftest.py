@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
-import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +20,6 @@ import orjson
 import procrastinate
 import pytest
 import pytest_asyncio
-import uvicorn
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from cryptography.hazmat.primitives import serialization
@@ -48,17 +44,10 @@ from mindspace.platform.relay import EventBus, relay_once
 from mindspace.platform.sms import TwilioSms
 from mindspace.platform.smtp import SmtpEmail
 from mindspace.platform.webpush import WebPush
-from tests.conftest import free_port
+from tests.conftest import free_port, serve_in_thread
 
 VAPID_SUBJECT = "mailto:ops@mindspace.test"
 TWILIO_SID = "AC0123456789abcdef0123456789abcdef"
-
-
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
 
 
 # --- SMTP -------------------------------------------------------------------------------------
@@ -115,38 +104,6 @@ def smtp() -> Iterator[SmtpServer]:
     server.start()
     yield server
     server.stop()
-
-
-# --- an HTTP peer in a thread -----------------------------------------------------------------
-
-
-@dataclass
-class HttpPeer:
-    base_url: str
-    server: uvicorn.Server
-    thread: threading.Thread
-    sock: socket.socket
-
-
-def _serve(app: Starlette) -> HttpPeer:
-    sock = _free_socket()
-    host, port = sock.getsockname()
-    server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="off", ws="none", http="h11", log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the local peer did not start"
-        time.sleep(0.01)
-    return HttpPeer(f"http://{host}:{port}", server, thread, sock)
-
-
-def _stop(peer: HttpPeer) -> None:
-    peer.server.should_exit = True
-    peer.thread.join(timeout=10)
-    peer.sock.close()
 
 
 # --- Web Push ---------------------------------------------------------------------------------
@@ -249,17 +206,17 @@ def vapid_key() -> str:
 
 
 @pytest.fixture(scope="session")
-def _push_peer() -> Iterator[tuple[PushService, HttpPeer]]:
+def _push_peer() -> Iterator[PushService]:
     service = PushService()
-    peer = _serve(Starlette(routes=[Route("/push/{token}", service.push, methods=["POST"])]))
-    service.base_url = peer.base_url
-    yield service, peer
-    _stop(peer)
+    app = Starlette(routes=[Route("/push/{token}", service.push, methods=["POST"])])
+    with serve_in_thread(app) as base_url:
+        service.base_url = base_url
+        yield service
 
 
 @pytest_asyncio.fixture
-async def push_service(_push_peer: tuple[PushService, HttpPeer], web_push: WebPush) -> PushService:
-    service, _ = _push_peer
+async def push_service(_push_peer: PushService, web_push: WebPush) -> PushService:
+    service = _push_peer
     service.status = 201
     service.server_public_key = web_push.public_key
     service.browsers.clear()
@@ -304,10 +261,9 @@ class LocalTwilio:
 def _twilio_peer() -> Iterator[LocalTwilio]:
     twilio = LocalTwilio()
     route = Route("/2010-04-01/Accounts/{sid}/Messages.json", twilio.messages, methods=["POST"])
-    peer = _serve(Starlette(routes=[route]))
-    twilio.base_url = peer.base_url
-    yield twilio
-    _stop(peer)
+    with serve_in_thread(Starlette(routes=[route])) as base_url:
+        twilio.base_url = base_url
+        yield twilio
 
 
 @pytest_asyncio.fixture

@@ -15,7 +15,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text, update
 
-from mindspace.app import DOMAINS, build_storage
+from mindspace.app import build_worker_context
 from mindspace.identity.models import UserAccount
 from mindspace.identity.service.accounts import PENDING_DELETION
 from mindspace.operations.jobs import INBOX_RETENTION, STALLED_AFTER
@@ -75,12 +75,8 @@ async def test_the_worker_runs_the_periodic_tasks(
             {"w": worker_id},
         )
 
-    context = jobs.worker_context(
-        db,
-        storage=build_storage(settings),
-        settings=settings,
-        exporters={d.name: d.export for d in DOMAINS if d.export is not None},
-    )
+    # The real worker's context: every periodic task due at start-up runs with what it needs.
+    context = build_worker_context(db, settings)
     worker = asyncio.create_task(
         job_app.run_worker_async(install_signal_handlers=False, additional_context=context)
     )

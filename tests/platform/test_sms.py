@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import base64
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 import pytest
-import uvicorn
 from sqlalchemy import select, update
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,6 +17,7 @@ from starlette.routing import Route
 from mindspace.platform.db import Database, DbScope
 from mindspace.platform.messaging import Channel, OutboundMessage, deliver_pending, queue
 from mindspace.platform.sms import TwilioSms
+from tests.conftest import serve_in_thread
 
 SID = "AC0123456789abcdef0123456789abcdef"
 TOKEN = "twilio-auth-token"
@@ -66,23 +63,9 @@ def _server() -> Iterator[LocalTwilio]:
     app = Starlette(
         routes=[Route("/2010-04-01/Accounts/{sid}/Messages.json", peer.messages, methods=["POST"])]
     )
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))  # a free port, held from here on: no race for it
-    host, port = sock.getsockname()
-    peer.base_url = f"http://{host}:{port}"
-    server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="off", ws="none", http="h11", log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the local Twilio did not start"
-        time.sleep(0.01)
-    yield peer
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serve_in_thread(app) as base_url:
+        peer.base_url = base_url
+        yield peer
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Header, Request, status
 from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from mindspace.companion import memories, service
+from mindspace.companion import memories, service, template_runs
+from mindspace.companion.credits import Credits, NothingCharged
 from mindspace.companion.engine_config import open_engine
 from mindspace.companion.engines import Engine
 from mindspace.companion.entitlements import Entitlements, FreePlanForEveryone, Limits
@@ -18,8 +19,11 @@ from mindspace.companion.errors import (
     ConversationEnded,
     ConversationNotFound,
     DailyQuotaReached,
+    InvalidTemplateInput,
     MemoryNotFound,
     PersonaNotIncluded,
+    TemplateNotFound,
+    TemplateNotIncluded,
     UnknownPersona,
 )
 from mindspace.companion.schemas import (
@@ -32,11 +36,15 @@ from mindspace.companion.schemas import (
     MemoryOut,
     MessageSend,
     PersonaOut,
+    TemplateOut,
+    TemplateRunOut,
+    TemplateRunRequest,
     TransitionOut,
     TurnOut,
 )
 from mindspace.platform.config import Settings
 from mindspace.platform.errors import Forbidden, RateLimited, Unauthenticated, problem_responses
+from mindspace.platform.idempotency import IDEMPOTENCY_ERRORS, Idempotent
 from mindspace.platform.pagination import InvalidCursor, Page, Paging
 from mindspace.platform.realtime import Realtime
 from mindspace.platform.web import (
@@ -60,17 +68,35 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-async def _entitlements(request: Request) -> Entitlements:
+# The two seams the store and the ledger will fill (tests put their own in through FastAPI's
+# dependency_overrides): until then, the free plan for everyone and nothing charged.
+async def entitlements_for(request: Request) -> Entitlements:
     return FreePlanForEveryone(daily_messages=_settings(request).companion_free_daily_messages)
 
 
+async def credits_for(request: Request) -> Credits:
+    return NothingCharged()
+
+
+PlanDep = Annotated[Entitlements, Depends(entitlements_for)]
+
+
 async def _limits(
-    request: Request, entitlements: Annotated[Entitlements, Depends(_entitlements)]
+    request: Request,
+    entitlements: PlanDep,
+    credits: Annotated[Credits, Depends(credits_for)],
 ) -> Limits:
     return Limits(
         throttle=request.app.state.rate_limiter,
         rate=_settings(request).companion_rate_limit,
         entitlements=entitlements,
+        credits=credits,
+    )
+
+
+async def _answers(request: Request) -> template_runs.AnswerCache:
+    return template_runs.AnswerCache(
+        store=request.app.state.cache, ttl_s=_settings(request).companion_template_cache_ttl_s
     )
 
 
@@ -79,7 +105,6 @@ async def _engine(request: Request) -> AsyncIterator[Engine]:
         yield engine
 
 
-PlanDep = Annotated[Entitlements, Depends(_entitlements)]
 LimitsDep = Annotated[Limits, Depends(_limits)]
 EngineDep = Annotated[Engine, Depends(_engine)]
 
@@ -91,10 +116,61 @@ async def list_personas(
     return await service.list_personas(session, principal, entitlements)
 
 
+@conversations.get("/templates", responses=problem_responses(Unauthenticated))
+async def list_templates(
+    session: UserSession, principal: CurrentPrincipal, entitlements: PlanDep
+) -> list[TemplateOut]:
+    """The prompt templates, and which of them your plan includes."""
+    return await template_runs.list_templates(session, principal, entitlements)
+
+
+@conversations.post(
+    "/templates/{template_id}/run",
+    responses=problem_responses(
+        Unauthenticated,
+        TemplateNotFound,
+        InvalidTemplateInput,
+        TemplateNotIncluded,
+        RateLimited,
+        DailyQuotaReached,
+        *IDEMPOTENCY_ERRORS,
+    ),
+    # A retried run would count twice toward the quota and could pay for a second model reply.
+    dependencies=[Idempotent],
+)
+async def run_template(
+    template_id: str,
+    body: TemplateRunRequest,
+    request: Request,
+    session: UserSession,
+    principal: CurrentPrincipal,
+    engine: EngineDep,
+    limits: LimitsDep,
+    answers: Annotated[template_runs.AnswerCache, Depends(_answers)],
+) -> TemplateRunOut:
+    """Runs a template with its input (an option's value, or your text) and answers. Text you
+    write is checked for your safety first: if you are in danger you get crisis lines for your
+    country, whatever the plan or the limits. Answers to templates without free text may come
+    from your own earlier run for a while (`cached`)."""
+    return await template_runs.run_template(
+        session,
+        principal,
+        engine,
+        limits,
+        answers,
+        template_id=template_id,
+        value=body.input,
+        model=_settings(request).companion_model,
+    )
+
+
 @conversations.post(
     "/conversations",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(Unauthenticated, UnknownPersona, PersonaNotIncluded),
+    responses=problem_responses(
+        Unauthenticated, UnknownPersona, PersonaNotIncluded, *IDEMPOTENCY_ERRORS
+    ),
+    dependencies=[Idempotent],
 )
 async def start_conversation(
     body: ConversationStart,
@@ -157,9 +233,12 @@ def _sse(events: list[tuple[str, dict[str, object]]]) -> list[bytes]:
     "/conversations/{cnv_id}/messages",
     response_model=TurnOut,
     responses={
-        **problem_responses(*_ONE, ConversationEnded, RateLimited, DailyQuotaReached),
+        **problem_responses(
+            *_ONE, ConversationEnded, RateLimited, DailyQuotaReached, *IDEMPOTENCY_ERRORS
+        ),
         200: {"content": {EVENT_STREAM: {}}, "description": "The turn, or its event stream"},
     },
+    dependencies=[Idempotent],
 )
 async def send_message(
     cnv_id: ConversationId,
@@ -176,7 +255,14 @@ async def send_message(
     (`Accept: text/event-stream`). The same events go to the `conversation:<id>` room. A
     message about being in danger is always answered, whatever the plan or the limits."""
     turn = await service.send_message(
-        session, principal, vault, engine, limits, conversation_id=cnv_id, text=body.text
+        session,
+        principal,
+        vault,
+        engine,
+        limits,
+        memories.embedders_for(_settings(request)),
+        conversation_id=cnv_id,
+        text=body.text,
     )
     realtime: Realtime = request.app.state.realtime
     # Sent once the response starts, which is after the turn has been committed.
@@ -216,8 +302,9 @@ async def list_transitions(
 async def list_memories(
     session: UserSession, principal: CurrentPrincipal, vault: KeyVault, paging: Paging
 ) -> Page[MemoryOut]:
-    """What the companion remembers of your ended conversations (only while you allow AI
-    memory in your privacy settings), newest first."""
+    """What the companion remembers of your ended conversations and, if you allow that too,
+    of your journal entries (only while you allow AI memory in your privacy settings), newest
+    first."""
     return await memories.list_memories(session, principal, vault, params=paging)
 
 
@@ -229,6 +316,8 @@ async def list_memories(
 async def delete_memory(
     mem_id: MemoryId, session: UserSession, principal: CurrentPrincipal
 ) -> None:
+    """Forget one memory. A journal entry's memory is made again from its new words if you
+    edit the entry while journal memory is allowed."""
     await memories.delete_memory(session, principal, memory_id=mem_id)
 
 

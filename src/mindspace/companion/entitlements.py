@@ -1,8 +1,9 @@
-"""What a person's plan allows in the companion: which paid personas, how many messages a day.
+"""What a person's plan allows in the companion: which paid personas and prompt templates, how
+many messages a day.
 
 The store and its subscriptions do not exist yet, so the only implementation says "free plan"
-for everyone. The ledger will implement `Entitlements` (and debit AI credits per model reply,
-never for the scripted engine or a safety response); nothing else here needs to change.
+for everyone. The ledger will implement `Entitlements`, and `companion.credits.Credits` for the
+AI credits a model reply costs; nothing else here needs to change.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mindspace.companion.credits import Credits
 from mindspace.platform.security import Principal
 
 
@@ -20,6 +22,7 @@ class Plan:
     name: str
     daily_messages: int
     paid_personas: frozenset[str] = frozenset()
+    paid_templates: frozenset[str] = frozenset()
 
 
 class Entitlements(Protocol):
@@ -42,8 +45,10 @@ class Throttle(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Everything that may refuse an ordinary message. None of it applies to the crisis path."""
+    """Everything that may refuse, or downgrade, an ordinary message or template run. None of
+    it applies to the crisis path."""
 
     throttle: Throttle
     rate: str
     entitlements: Entitlements
+    credits: Credits

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from mindspace.platform.errors import AppError, Conflict, InvalidInput, NotFound
+from mindspace.platform.errors import AppError, Conflict, FieldError, InvalidInput, NotFound
 
 
 class ConversationNotFound(NotFound):
@@ -36,3 +36,24 @@ class DailyQuotaReached(AppError):
 class MemoryNotFound(NotFound):
     type = "companion-memory-not-found"
     title = "Memory not found"
+
+
+class TemplateNotFound(NotFound):
+    type = "companion-template-not-found"
+    title = "There is no such template"
+
+
+class TemplateNotIncluded(AppError):
+    """A paid template for someone whose plan does not include it (402, like a paid persona)."""
+
+    status = 402
+    type = "companion-template-not-included"
+    title = "This template is not part of your plan"
+
+
+class InvalidTemplateInput(InvalidInput):
+    """An input the template does not take: carries the same JSON pointer as schema validation."""
+
+    def __init__(self, detail: str, code: str) -> None:
+        super().__init__(detail)
+        self.errors = [FieldError(pointer="/body/input", detail=detail, code=code)]

@@ -121,20 +121,64 @@ class SafetyTransition(IdMixin, OwnedMixin, Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
+class MemorySource(enum.StrEnum):
+    conversation = "conversation"
+    journal_entry = "journal_entry"
+
+
 class Memory(IdMixin, OwnedMixin, Base):
-    """What the companion remembers of one ended conversation, while the person allows it:
-    a short summary (sealed) and its embedding, for retrieval by similarity."""
+    """What the companion remembers of one ended conversation, or of one journal entry, while
+    the person allows it: a short summary (sealed) and its embedding, for retrieval by
+    similarity. A journal entry is the journal's: only its id is kept, and the memory follows
+    the entry's events (journal.events), not a foreign key into another domain's table."""
 
     __tablename__ = "companion_memory"
     __table_args__ = (
         Index("ix_companion_memory_owner_created", "owner_id", "created_at", "id"),
+        # For the job that moves memories to the embedder in use.
+        Index("ix_companion_memory_embedder_owner", "embedder", "owner_id"),
         UniqueConstraint("conversation_id", name="uq_companion_memory_conversation_id"),
+        UniqueConstraint("journal_entry_id", name="uq_companion_memory_journal_entry_id"),
+        CheckConstraint(
+            "(source = 'conversation' AND conversation_id IS NOT NULL "
+            "AND journal_entry_id IS NULL) OR "
+            "(source = 'journal_entry' AND journal_entry_id IS NOT NULL "
+            "AND conversation_id IS NULL)",
+            name="one_source",
+        ),
     )
 
-    conversation_id: Mapped[uuid.UUID] = mapped_column(
+    source: Mapped[str] = mapped_column(String(20))
+    conversation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("companion_conversation.id", ondelete="CASCADE")
     )
+    journal_entry_id: Mapped[uuid.UUID | None]
     summary_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     embedding: Mapped[list[float]] = mapped_column(ARRAY(Float))
     embedder: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class TemplateRunKind(enum.StrEnum):
+    answer = "answer"  # the template's answer, from a model, the cache or its scripted text
+    crisis = "crisis"  # the free text assessed high risk: the crisis response instead
+
+
+class TemplateRun(IdMixin, OwnedMixin, Base):
+    """That a person ran a prompt template, and who answered. Neither the person's input nor
+    the answer is kept: a run is what counts toward the daily quota, and what an AI credit or
+    a crisis alert names."""
+
+    __tablename__ = "companion_template_run"
+    __table_args__ = (
+        Index("ix_companion_template_run_owner_created", "owner_id", "created_at"),
+        _one_of("kind", TemplateRunKind, "kind_known"),
+    )
+
+    template: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(10))
+    engine: Mapped[str] = mapped_column(String(20))
+    cached: Mapped[bool] = mapped_column(server_default=false())
+    replaced: Mapped[bool] = mapped_column(server_default=false())
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

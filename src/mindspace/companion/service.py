@@ -8,8 +8,9 @@ limit, quota or credit in the way; in a crisis state only scripted replies are w
 other reply may come from a model, and a model's reply is assessed before the person sees it.
 
 Each of the person's messages is marked memorable only when it was assessed normal outside a
-crisis state; memory (companion.memories) keeps nothing else. AI-credit debiting is not built
-yet: `Limits.entitlements` is where it goes.
+crisis state; memory (companion.memories) keeps nothing else. A model's reply is paid for with
+an AI credit (companion.credits) only when it is sent as written; a person without credits is
+answered by the scripted engine instead, and the turn says so.
 """
 
 from __future__ import annotations
@@ -18,21 +19,29 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mindspace.companion import memories, personas, replies, repository
+from mindspace.companion import (
+    memories,
+    personas,
+    replies,
+    repository,
+    safeguards,
+    template_runs,
+    usage,
+)
+from mindspace.companion.credits import Paid
 from mindspace.companion.engines import ChatMessage, Engine, EngineRequest, Role
 from mindspace.companion.engines.scripted import ScriptedEngine, finished_flow
 from mindspace.companion.entitlements import Entitlements, Limits
 from mindspace.companion.errors import (
     ConversationEnded,
     ConversationNotFound,
-    DailyQuotaReached,
     PersonaNotIncluded,
     UnknownPersona,
 )
@@ -57,16 +66,13 @@ from mindspace.companion.safety_state import (
 from mindspace.companion.schemas import (
     ConversationDetail,
     ConversationOut,
-    CrisisSupport,
     MessageOut,
     PersonaOut,
     TransitionOut,
     TurnOut,
 )
 from mindspace.crisis import service as crisis
-from mindspace.crisis.schemas import Severity
 from mindspace.identity import service as identity
-from mindspace.notifications import service as notifications
 from mindspace.platform import audit, crypto
 from mindspace.platform.audit import Origin, admin_session
 from mindspace.platform.clock import utc_now
@@ -77,7 +83,7 @@ from mindspace.platform.pagination import Page, PageParams, page
 from mindspace.platform.realtime import Realtime, room_name
 from mindspace.platform.security import Principal
 from mindspace.safety import service as safety
-from mindspace.safety.service import AssessmentContext, RiskLevel, Signal
+from mindspace.safety.service import AssessmentContext, CrisisSupport, RiskLevel
 
 log = logging.getLogger(__name__)
 DISCLOSURE_EVERY = timedelta(hours=3)
@@ -96,10 +102,6 @@ _LEVEL_OF = {
     SafetyState.high_risk: RiskLevel.high_risk,
     SafetyState.safety_mode: RiskLevel.high_risk,
 }
-# Signals that only colour other signals: never a warning sign on their own.
-_CONTEXT_ONLY = frozenset({Signal.stressor, Signal.distress})
-# What a model must never say, whatever the person's level: the reply is withheld.
-_UNSAFE_IN_A_REPLY = frozenset({Signal.plan_or_method, Signal.means_question})
 
 
 # Personas.
@@ -312,7 +314,8 @@ async def delete_conversation(
     session: AsyncSession, principal: Principal, *, conversation_id: uuid.UUID
 ) -> None:
     """Gone with its messages and transitions (the foreign keys cascade). A crisis alert it
-    raised stays in the staff queue: it names the conversation, never its words."""
+    raised stays in the staff queue, keeping only its sealed excerpt until purged after
+    resolution (crisis)."""
     await _locked(session, principal, conversation_id)
     await session.execute(
         delete(Conversation).where(
@@ -439,36 +442,13 @@ class Turn:
     chunks: Sequence[tuple[MessageOut, Sequence[str]]]
 
 
-def _today_start(now: datetime) -> datetime:
-    return datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
-
-
-async def _within_limits(session: AsyncSession, principal: Principal, limits: Limits) -> None:
-    await limits.throttle.hit(limits.rate, "companion", str(principal.user_id))
-    plan = await limits.entitlements.plan_for(session, principal)
-    sent = await repository.count_person_messages_since(session, principal, _today_start(utc_now()))
-    if sent >= plan.daily_messages:
-        raise DailyQuotaReached(
-            f"The {plan.name} plan includes {plan.daily_messages} messages a day. If you are "
-            "struggling right now, the crisis lines are always open, and so is this companion "
-            "for anything about your safety."
-        )
-
-
-def _vetted(text: str, person_level: RiskLevel) -> bool:
-    """Whether a model's reply may be sent: no method or means, and no more risk in it than
-    in what the person wrote."""
-    verdict = safety.assess(text)
-    unsafe = set(verdict.signals) & _UNSAFE_IN_A_REPLY
-    return not unsafe and verdict.level.rank <= person_level.rank
-
-
 async def send_message(
     session: AsyncSession,
     principal: Principal,
     vault: Vault,
     engine: Engine,
     limits: Limits,
+    embedders: memories.Embedders,
     *,
     conversation_id: uuid.UUID,
     text: str,
@@ -498,14 +478,14 @@ async def send_message(
     if not (assessment.level is RiskLevel.high_risk or in_crisis):
         if conversation.status == ConversationStatus.ended:
             raise ConversationEnded("Start a new conversation to keep talking.")
-        await _within_limits(session, principal, limits)
+        await usage.within_limits(session, principal, limits)
     # The gate's level is sticky, so in a crisis state every message assesses high; one with
     # a warning sign of its own is a new crisis (the alert again, safety mode), and one
     # without ("thank you") gets a scripted reply with the lines still in view.
     own_level = max(
         (e.level for e in assessment.evidence), key=lambda lv: lv.rank, default=RiskLevel.normal
     )
-    warning_sign = any(e.signal not in _CONTEXT_ONLY for e in assessment.evidence)
+    warning_sign = any(e.signal not in safety.CONTEXT_ONLY_SIGNALS for e in assessment.evidence)
     crisis_now = assessment.level is RiskLevel.high_risk and (not in_crisis or warning_sign)
     trigger_level = assessment.level if crisis_now or not in_crisis else own_level
 
@@ -534,13 +514,23 @@ async def send_message(
         )
         streamed.append((shown, DISCLOSURE, replies.pieces(DISCLOSURE)))
 
+    me = await identity.load_me(session, principal)
     support: CrisisSupport | None = None
     if crisis_now or not uses_models(transition.after):
-        me = await identity.load_me(session, principal)
-        resources = safety.crisis_resources(me.country)
-        support = CrisisSupport(resources=resources)
+        support = safety.crisis_support(me.country)
+    out_of_credits = False
     if support is not None and crisis_now:
-        content = replies.crisis_response(support.resources)
+        content = await safeguards.answer_crisis(
+            session,
+            principal,
+            support,
+            signals=assessment.signals,
+            excerpt=text,
+            trigger="companion_message",
+            source_type="companion_conversation",
+            source_id=conversation.id,
+            follow_up=not in_crisis,
+        )
         reply = writer.add(
             session,
             author=Author.companion,
@@ -549,36 +539,47 @@ async def send_message(
             engine=ScriptedEngine.name,
         )
         streamed.append((reply, content, replies.pieces(content)))
-        await crisis.raise_alert(
+    else:
+        # Warning signs below high risk, when they recur, get a human look (crisis decides).
+        await crisis.note_concern(
             session,
-            owner_id=principal.user_id,
-            severity=Severity.high_risk,
-            trigger="companion_message",
-            signals=[s.value for s in assessment.signals],
+            key=key,
+            assessment=assessment,
             excerpt=text,
             source_type="companion_conversation",
             source_id=conversation.id,
         )
-        if not in_crisis:
-            notifications.notify(
-                session,
-                user_id=principal.user_id,
-                category=notifications.NotificationCategory.crisis_followup,
-                kind="crisis_followup",
-            )
-    else:
-        streamed.append(
-            await _engine_reply(
-                session,
-                principal,
-                writer,
-                engine if uses_models(transition.after) else ScriptedEngine(),
-                conversation,
-                recent=recent,
-                text=text,
-                person_level=assessment.level,
-                support=support,
-            )
+        funded = await usage.fund(
+            session,
+            principal,
+            limits.credits,
+            engine if uses_models(transition.after) else ScriptedEngine(),
+        )
+        out_of_credits = funded.out_of_credits
+        answered = await _engine_reply(
+            session,
+            principal,
+            writer,
+            funded.engine,
+            embedders,
+            conversation,
+            recent=recent,
+            text=text,
+            locale=me.locale,
+            person_level=assessment.level,
+            support=support,
+        )
+        streamed.append(answered)
+        message = answered[0]
+        await usage.pay_for(
+            session,
+            principal,
+            limits.credits,
+            funded,
+            paid=Paid.companion_message,
+            reply_id=message.id,
+            engine=message.engine or ScriptedEngine.name,
+            replaced=message.replaced,
         )
     await session.flush()
     await session.refresh(conversation)
@@ -589,6 +590,7 @@ async def send_message(
             message=writer.out(said, text),
             replies=[o for o, _ in outs],
             crisis=support,
+            out_of_credits=out_of_credits,
         ),
         chunks=outs,
     )
@@ -599,10 +601,12 @@ async def _engine_reply(
     principal: Principal,
     writer: _Writer,
     engine: Engine,
+    embedders: memories.Embedders,
     conversation: Conversation,
     *,
     recent: Sequence[MessageOut],
     text: str,
+    locale: str,
     person_level: RiskLevel,
     support: CrisisSupport | None,
 ) -> tuple[Message, str, Sequence[str]]:
@@ -617,7 +621,7 @@ async def _engine_reply(
     state = _open_state(writer.key, conversation)
     # Only a model is told what the person let it remember, and never in a crisis state.
     recalled = (
-        await memories.recall(session, principal, writer.key, text_=text)
+        await memories.recall(session, principal, writer.key, embedders, text_=text)
         if engine.name != ScriptedEngine.name and support is None
         else memories.Recall([], None)
     )
@@ -626,6 +630,7 @@ async def _engine_reply(
             history=history,
             text=text,
             persona=conversation.persona,
+            locale=locale,
             state=state,
             memories=recalled.summaries,
         )
@@ -633,7 +638,7 @@ async def _engine_reply(
     chunks = [chunk async for chunk in started.chunks]
     content = "".join(chunks)
     replaced = False
-    if started.engine != ScriptedEngine.name and not _vetted(content, person_level):
+    if started.engine != ScriptedEngine.name and not safeguards.vetted(content, person_level):
         log.warning("companion model reply withheld", extra={"engine": started.engine})
         content, replaced = replies.model_replacement(), True
         chunks = list(replies.pieces(content))
@@ -714,6 +719,7 @@ async def export_companion(session: AsyncSession, principal: Principal) -> dict[
     by_conversation = await _opened_messages(session, principal, key) if key else {}
     return {
         "memories": await memories.export_memories(session, principal, key),
+        "template_runs": await template_runs.export_runs(session, principal),
         "conversations": [
             {
                 **_conversation_out(c).model_dump(mode="json"),

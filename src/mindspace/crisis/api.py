@@ -18,6 +18,7 @@ from mindspace.crisis.schemas import (
     AlertStatus,
     AssignRequest,
     ContactNoticeOut,
+    CrisisAlertDetail,
     CrisisAlertId,
     CrisisAlertOut,
     NoteRequest,
@@ -28,10 +29,12 @@ from mindspace.crisis.schemas import (
     TrustedContactUpdate,
 )
 from mindspace.platform.errors import Forbidden, Unauthenticated, problem_responses
+from mindspace.platform.idempotency import IDEMPOTENCY_ERRORS, Idempotent
 from mindspace.platform.pagination import InvalidCursor, Page, Paging
 from mindspace.platform.web import (
     CurrentPrincipal,
     DatabaseDep,
+    KeyVault,
     RequestOrigin,
     StaffPrincipal,
     UserSession,
@@ -54,7 +57,8 @@ async def list_contacts(
 @contacts.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(Unauthenticated, TooManyTrustedContacts),
+    responses=problem_responses(Unauthenticated, TooManyTrustedContacts, *IDEMPOTENCY_ERRORS),
+    dependencies=[Idempotent],
 )
 async def add_contact(
     body: TrustedContactCreate, session: UserSession, principal: CurrentPrincipal
@@ -111,7 +115,8 @@ async def list_alerts(
     status: Annotated[AlertStatus | None, Query()] = None,
     severity: Annotated[Severity | None, Query()] = None,
 ) -> Page[CrisisAlertOut]:
-    """The crisis queue, newest first. Every look is audited."""
+    """The crisis queue: high risk first, then elevated concern, each newest first. Every look
+    is audited. What the person wrote is only in the view of one alert."""
     return await service.list_alerts(
         db, principal, params=paging, origin=origin, status=status, severity=severity
     )
@@ -119,9 +124,15 @@ async def list_alerts(
 
 @admin.get("/{cra_id}", responses=problem_responses(*_STAFF_ERRORS, CrisisAlertNotFound))
 async def get_alert(
-    cra_id: CrisisAlertId, db: DatabaseDep, principal: StaffPrincipal, origin: RequestOrigin
-) -> CrisisAlertOut:
-    return await service.get_alert(db, principal, alert_id=cra_id, origin=origin)
+    cra_id: CrisisAlertId,
+    db: DatabaseDep,
+    principal: StaffPrincipal,
+    vault: KeyVault,
+    origin: RequestOrigin,
+) -> CrisisAlertDetail:
+    """One alert, with the excerpt of what the person wrote (null once purged after the
+    alert was resolved). Every look is audited."""
+    return await service.get_alert(db, principal, vault, alert_id=cra_id, origin=origin)
 
 
 @admin.post(

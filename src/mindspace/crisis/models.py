@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, false, func
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, false, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,6 +26,11 @@ class TrustedContact(IdMixin, OwnedMixin, TimestampMixin, Base):
     consented_at: Mapped[datetime | None]
 
 
+# The purpose an alert's excerpt is sealed under (part of its associated data, with the row and
+# the owner): a ciphertext from any other column or domain does not open as an excerpt.
+EXCERPT = "crisis_alert.excerpt"
+
+
 class CrisisAlert(IdMixin, OwnedMixin, Base):
     """One episode of risk for one person, for staff to assign, review and resolve. Repeated
     signals within the cooldown update the open alert instead of piling up new ones."""
@@ -34,10 +39,17 @@ class CrisisAlert(IdMixin, OwnedMixin, Base):
     __table_args__ = (Index("ix_crisis_alert_queue", "status", "created_at"),)
 
     severity: Mapped[str] = mapped_column(String(20))  # elevated_concern | high_risk
-    trigger: Mapped[str] = mapped_column(String(30))  # companion_message, journal_entry, …
+    # companion_message, sustained_concern, journal_entry, …
+    trigger: Mapped[str] = mapped_column(String(30))
     signals: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
-    # A short excerpt for the responder; never shown to anyone else.
-    excerpt: Mapped[str] = mapped_column(String(280))
+    # A short excerpt of what the person wrote, for the responder only: sealed with the person's
+    # own data key (see `service` for why that key), opened only in the audited detail view,
+    # and set to null a fixed time after the alert is resolved (`purge_resolved_excerpts`).
+    excerpt_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Plaintext written before revision 0024 (or by a process of the release before it, during
+    # a rolling deploy). `seal_legacy_excerpts` seals it into `excerpt_sealed` and clears it;
+    # nothing else reads it. The column goes in a later release, once no row holds a value.
+    legacy_excerpt: Mapped[str | None] = mapped_column("excerpt", String(280))
     source_type: Mapped[str | None] = mapped_column(String(30))
     source_id: Mapped[uuid.UUID | None]
     occurrences: Mapped[int] = mapped_column(default=1, server_default="1")
@@ -69,3 +81,17 @@ class ContactNotice(IdMixin, OwnedMixin, Base):
     channel: Mapped[str] = mapped_column(String(8))
     sent_at: Mapped[datetime] = mapped_column(default=utc_now, server_default=func.now())
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+
+
+class ConcernNote(IdMixin, OwnedMixin, Base):
+    """One message in which the person showed warning signs of their own at elevated concern,
+    below high risk: the evidence the sustained-concern rule counts. No words, only when and
+    which signals; kept until it is counted into an alert or falls out of the rule's window."""
+
+    __tablename__ = "crisis_concern_note"
+    __table_args__ = (Index("ix_crisis_concern_note_owner_noted", "owner_id", "noted_at"),)
+
+    signals: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    source_type: Mapped[str | None] = mapped_column(String(30))
+    source_id: Mapped[uuid.UUID | None]
+    noted_at: Mapped[datetime] = mapped_column(default=utc_now, server_default=func.now())

@@ -94,12 +94,14 @@ class ContactNoticeOut(OutputModel):
 
 
 class CrisisAlertOut(OutputModel):
+    """An alert as the queue and its actions show it: everything but the person's words,
+    which only the audited view of one alert opens."""
+
     id: CrisisAlertId
     owner_id: UserId
     severity: Severity
     trigger: str
     signals: list[str]
-    excerpt: str
     source_type: str | None
     source_id: uuid.UUID | None
     occurrences: int
@@ -112,6 +114,13 @@ class CrisisAlertOut(OutputModel):
     assigned_at: datetime | None
     reviewed_at: datetime | None
     resolved_at: datetime | None
+
+
+class CrisisAlertDetail(CrisisAlertOut):
+    excerpt: str | None = Field(
+        description="What the person wrote, for the responder. Null once purged, a fixed "
+        "time after the alert is resolved."
+    )
 
 
 class AssignRequest(InputModel):

@@ -191,6 +191,8 @@ class UserPreference(OwnedMixin, TimestampMixin, Base):
     )
     allow_ai_memory: Mapped[bool] = mapped_column(server_default=false())
     allow_journal_analysis: Mapped[bool] = mapped_column(server_default=false())
+    allow_crisis_outreach: Mapped[bool] = mapped_column(server_default=false())
+    allow_journal_memory: Mapped[bool] = mapped_column(server_default=false())
     show_in_community_directory: Mapped[bool] = mapped_column(server_default=false())
 
 

@@ -341,6 +341,18 @@ class PrivacyOptions(OutputModel):
     allow_journal_analysis: bool = Field(
         default=False, description="Journal entries may be analysed for insights"
     )
+    allow_crisis_outreach: bool = Field(
+        default=False,
+        description="If something written in the journal or a mood note suggests danger, the "
+        "care team may reach out, and trusted contacts chosen to be told are told. They learn "
+        "that it happened and its warning signs, never the words. Crisis lines are shown either "
+        "way.",
+    )
+    allow_journal_memory: bool = Field(
+        default=False,
+        description="Journal entries written or edited from now on may become memories of the "
+        "companion (only while allow_ai_memory is on too; never an entry with risk signals)",
+    )
     show_in_community_directory: bool = Field(
         default=False, description="Other members can find this person in the directory"
     )
@@ -389,6 +401,8 @@ class NotificationChannelsUpdate(_Patch):
 class PrivacyOptionsUpdate(_Patch):
     allow_ai_memory: StrictBool | None = None
     allow_journal_analysis: StrictBool | None = None
+    allow_crisis_outreach: StrictBool | None = None
+    allow_journal_memory: StrictBool | None = None
     show_in_community_directory: StrictBool | None = None
 
 

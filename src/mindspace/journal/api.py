@@ -35,8 +35,10 @@ from mindspace.journal.schemas import (
     EntryUpdate,
     Prompt,
     PromptRef,
+    SavedEntry,
 )
 from mindspace.platform.errors import Unauthenticated, problem_responses
+from mindspace.platform.idempotency import IDEMPOTENCY_ERRORS, Idempotent
 from mindspace.platform.pagination import InvalidCursor, Page, Paging
 from mindspace.platform.web import CurrentPrincipal, KeyVault, UserReader, UserSession
 
@@ -75,12 +77,15 @@ Filters = Annotated[EntryFilters, Depends(entry_filters)]
 @router.post(
     "/entries",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(Unauthenticated, *_WRITE_ERRORS),
+    responses=problem_responses(Unauthenticated, *_WRITE_ERRORS, *IDEMPOTENCY_ERRORS),
+    dependencies=[Idempotent],
 )
 async def create_entry(
     body: EntryCreate, session: UserSession, principal: CurrentPrincipal, vault: KeyVault
-) -> Entry:
-    """Writes an entry, sealed with your key. Only you can read it."""
+) -> SavedEntry:
+    """Writes an entry, sealed with your key. Only you can read it. When the words suggest you
+    may be in danger, the answer carries crisis lines for your country; the care team hears of
+    it only if you allowed crisis outreach, and never reads the entry."""
     return await service.create_entry(session, principal, vault, data=body)
 
 
@@ -113,7 +118,7 @@ async def update_entry(
     session: UserSession,
     principal: CurrentPrincipal,
     vault: KeyVault,
-) -> Entry:
+) -> SavedEntry:
     return await service.update_entry(session, principal, vault, entry_id=entry_id, changes=body)
 
 

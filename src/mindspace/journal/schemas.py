@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, Field, StringConstraints
 from mindspace.journal.models import Mood
 from mindspace.platform.ids import PublicId
 from mindspace.platform.schemas import InputModel, OutputModel
+from mindspace.safety.service import CrisisSupport
 
 EntryId = Annotated[uuid.UUID, PublicId("jrn", "journal entry")]
 CustomPromptId = Annotated[uuid.UUID, PublicId("jpr", "journal prompt")]
@@ -71,6 +72,14 @@ class Entry(OutputModel):
     written_at: datetime
     created_at: datetime
     updated_at: datetime
+
+
+class SavedEntry(Entry):
+    crisis: CrisisSupport | None = Field(
+        default=None,
+        description="Crisis lines for your country, present when the words suggest you may be "
+        "in danger",
+    )
 
 
 @dataclass(frozen=True, slots=True)

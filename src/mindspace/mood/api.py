@@ -27,11 +27,13 @@ from mindspace.mood.schemas import (
     Insights,
     MoodSettings,
     MoodSettingsUpdate,
+    SavedCheckin,
     Streak,
     Trend,
     YearInPixels,
 )
 from mindspace.platform.errors import Unauthenticated, problem_responses
+from mindspace.platform.idempotency import IDEMPOTENCY_ERRORS, Idempotent
 from mindspace.platform.pagination import InvalidCursor, Page, Paging
 from mindspace.platform.web import (
     CurrentPrincipal,
@@ -54,11 +56,14 @@ _SVG: dict[int | str, dict[str, Any]] = {
 
 
 @router.post(
-    "/checkins", status_code=status.HTTP_201_CREATED, responses=problem_responses(Unauthenticated)
+    "/checkins",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(Unauthenticated, *IDEMPOTENCY_ERRORS),
+    dependencies=[Idempotent],
 )
 async def create_checkin(
     body: CheckinCreate, session: UserSession, principal: CurrentPrincipal
-) -> Checkin:
+) -> SavedCheckin:
     """A check-in; `{"score": 6}` alone is a quick one. `logged_at` may be back-dated."""
     return await service.create_checkin(session, principal, checkin=body)
 
@@ -87,7 +92,7 @@ async def get_checkin(
 )
 async def update_checkin(
     checkin_id: CheckinId, body: CheckinUpdate, session: UserSession, principal: CurrentPrincipal
-) -> Checkin:
+) -> SavedCheckin:
     return await service.update_checkin(session, principal, checkin_id=checkin_id, changes=body)
 
 

@@ -11,6 +11,7 @@ from pydantic import AwareDatetime, Field, StringConstraints, field_validator
 
 from mindspace.platform.ids import PublicId
 from mindspace.platform.schemas import InputModel, OutputModel
+from mindspace.safety.service import CrisisSupport
 
 CheckinId = Annotated[uuid.UUID, PublicId("mci", "mood check-in")]
 ActivityId = Annotated[uuid.UUID, PublicId("mact", "mood activity")]
@@ -162,6 +163,14 @@ class Checkin(OutputModel):
     logged_at: datetime
     created_at: datetime
     updated_at: datetime
+
+
+class SavedCheckin(Checkin):
+    crisis: CrisisSupport | None = Field(
+        default=None,
+        description="Crisis lines for your country, present when the note suggests you may be "
+        "in danger",
+    )
 
 
 class ActivityCreate(InputModel):

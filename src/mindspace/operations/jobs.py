@@ -8,7 +8,7 @@ import procrastinate
 from procrastinate import JobContext
 from sqlalchemy import delete, exists, select
 
-from mindspace.platform import jobs
+from mindspace.platform import idempotency, jobs
 from mindspace.platform.clock import utc_now
 from mindspace.platform.db import DbScope
 from mindspace.platform.inbox import InboxMessage
@@ -49,3 +49,12 @@ async def prune_inbox(context: JobContext, timestamp: int) -> int:
     async with jobs.job_database(context).session(None, scope=DbScope.system) as session:
         result = await session.execute(stmt)
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@blueprint.periodic(cron="41 * * * *")
+@blueprint.task(
+    name="purge_idempotency_keys", queueing_lock="purge_idempotency_keys", pass_context=True
+)
+async def purge_idempotency_keys(context: JobContext, timestamp: int) -> int:
+    """Deletes the kept responses of expired Idempotency-Keys (already ignored by lookups)."""
+    return await idempotency.purge_expired(jobs.job_database(context))

@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     rate_limit_default: str = "120/minute"
+    # How long an Idempotency-Key's first response is kept and replayed (platform.idempotency).
+    idempotency_ttl_hours: int = Field(default=24, ge=1, le=7 * 24)
     seed_demo_data: bool = True
     # SMS through Twilio when the account SID is set; otherwise texts go to the development
     # sink (stored and printed), which production refuses.
@@ -133,6 +135,12 @@ class Settings(BaseSettings):
     # Per person; a message assessed as high risk is never counted or refused.
     companion_rate_limit: str = "20/minute"
     companion_free_daily_messages: int = Field(default=100, ge=1)
+    # How long a model's answer to a prompt template without free text is kept for the same
+    # person and request (on Redis when REDIS_URL is set); a hit costs no model call, no credit.
+    companion_template_cache_ttl_s: int = Field(default=24 * 3600, ge=1, le=30 * 24 * 3600)
+    # Days a crisis alert keeps the excerpt of what the person wrote once it is resolved (the
+    # responder's follow-up window); then only the alert's metadata remains. 0: at resolution.
+    crisis_excerpt_retention_days: int = Field(default=30, ge=0, le=3650)
 
     @model_validator(mode="before")
     @classmethod

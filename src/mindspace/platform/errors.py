@@ -142,6 +142,19 @@ def problem_bytes(status: int, type_slug: str, title: str, detail: str | None = 
     )
 
 
+def app_error_response(exc: AppError) -> Response:
+    """The answer to an expected error: what the handler sends, and what an idempotent route
+    keeps when the refusal itself commits (`keeps_changes`)."""
+    return problem_response(
+        status=exc.status,
+        type_slug=exc.type,
+        title=exc.title,
+        detail=exc.detail,
+        errors=getattr(exc, "errors", None),
+        headers=exc.headers,
+    )
+
+
 def internal_error_response() -> Response:
     """The 500 answer: the request id and nothing else. The log has the rest."""
     return problem_response(
@@ -186,15 +199,7 @@ _SLUG_BY_STATUS = {
 def install_error_handlers(app: FastAPI) -> None:
     async def on_app_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, AppError)  # noqa: S101 - registered for AppError only
-        errors = getattr(exc, "errors", None)
-        return problem_response(
-            status=exc.status,
-            type_slug=exc.type,
-            title=exc.title,
-            detail=exc.detail,
-            errors=errors,
-            headers=exc.headers,
-        )
+        return app_error_response(exc)
 
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)  # noqa: S101

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from mindspace.platform.errors import Unauthenticated, problem_responses
+from mindspace.platform.idempotency import IDEMPOTENCY_ERRORS, Idempotent
 from mindspace.platform.pagination import InvalidCursor, Page, Paging
 from mindspace.platform.web import CurrentPrincipal, UserSession
 from mindspace.reminders import service
@@ -24,7 +25,8 @@ _TIMING = (
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(Unauthenticated, InvalidSchedule),
+    responses=problem_responses(Unauthenticated, InvalidSchedule, *IDEMPOTENCY_ERRORS),
+    dependencies=[Idempotent],
     description="Schedules: `{type: daily, time: '20:00'}`, "
     "`{type: weekly, days: [mon, wed, fri], time: '07:30'}`, or any RFC 5545 rule "
     "`{type: rrule, rrule: 'FREQ=MONTHLY;BYDAY=1SU;BYHOUR=10', start: '2026-12-06T00:00'}` "

@@ -46,6 +46,10 @@ class Signal(enum.StrEnum):
     distress = "distress"
 
 
+# Never a concern alone: they only make another signal weigh more.
+CONTEXT_ONLY_SIGNALS = frozenset({Signal.stressor, Signal.distress})
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
     signal: Signal

@@ -41,6 +41,18 @@ class CrisisResources(OutputModel):
     )
 
 
+SAFETY_PLAN_PATH = "/api/v1/safety/plan"
+
+
+class CrisisSupport(OutputModel):
+    """Sent with every response to words assessed high risk, wherever they were written, so
+    the lines are on screen whatever the client shows."""
+
+    resources: CrisisResources
+    safety_plan: str = Field(default=SAFETY_PLAN_PATH, description="Your safety plan")
+    offers: list[str] = Field(default=["grounding", "safety_plan"])
+
+
 # --- safety plan ------------------------------------------------------------------------------
 PlanLine = Annotated[str, Field(min_length=1, max_length=500)]
 MAX_LINES = 20

@@ -26,20 +26,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mindspace.platform import embeddings
 from mindspace.platform.config import Settings
 from mindspace.platform.security import Principal
-from mindspace.safety.assessment import Assessment, AssessmentContext, RiskLevel, Signal
+from mindspace.safety.assessment import (
+    CONTEXT_ONLY_SIGNALS,
+    Assessment,
+    AssessmentContext,
+    RiskLevel,
+    Signal,
+)
 from mindspace.safety.engine import assess, negated_clauses, readable
 from mindspace.safety.models import PLAN_SECTIONS
 from mindspace.safety.models import SafetyPlan as SafetyPlanRow
 from mindspace.safety.resources import crisis_resources
-from mindspace.safety.schemas import CrisisResources, SafetyPlan, SafetyPlanInput
+from mindspace.safety.schemas import CrisisResources, CrisisSupport, SafetyPlan, SafetyPlanInput
 from mindspace.safety.similarity import Encoder, Similarity, exemplars
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "CONTEXT_ONLY_SIGNALS",
     "Assessment",
     "AssessmentContext",
     "CrisisResources",
+    "CrisisSupport",
     "RiskLevel",
     "Signal",
     "Similarity",
@@ -47,6 +55,7 @@ __all__ = [
     "assess",
     "assess_off_loop",
     "crisis_resources",
+    "crisis_support",
     "export_safety",
     "get_plan",
     "replace_plan",
@@ -118,6 +127,12 @@ async def similarity_while_running(settings: Settings) -> AsyncIterator[asyncio.
         with contextlib.suppress(asyncio.CancelledError):
             await task
         _use(previous)
+
+
+def crisis_support(country: str | None) -> CrisisSupport:
+    """What goes with every response to words assessed high risk: the lines for the person's
+    country (the international directory when we hold none) and the way to their safety plan."""
+    return CrisisSupport(resources=crisis_resources(country))
 
 
 _COLUMNS = [getattr(SafetyPlanRow, section) for section in PLAN_SECTIONS]

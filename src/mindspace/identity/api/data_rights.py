@@ -9,6 +9,7 @@ from mindspace.identity.errors import ExportLinkInvalid, ExportNotFound, ExportN
 from mindspace.identity.schemas import DataExportOut, DeletionScheduled, ExportId
 from mindspace.identity.service import data_rights
 from mindspace.platform.errors import Forbidden, RateLimited, Unauthenticated, problem_responses
+from mindspace.platform.idempotency import IDEMPOTENCY_ERRORS, Idempotent
 from mindspace.platform.pagination import Page, Paging
 from mindspace.platform.ratelimit import rate_limit
 from mindspace.platform.web import CurrentPrincipal, FileStorage, RequestOrigin, UserSession
@@ -19,8 +20,9 @@ router = APIRouter(prefix="/users/me", tags=["data rights"])
 @router.post(
     "/exports",
     status_code=status.HTTP_202_ACCEPTED,
-    responses=problem_responses(Unauthenticated, Forbidden, RateLimited),
-    dependencies=[Depends(rate_limit("3/day", name="data_export", per="principal"))],
+    responses=problem_responses(Unauthenticated, Forbidden, RateLimited, *IDEMPOTENCY_ERRORS),
+    # The key first: a replay answers before the daily limit counts it.
+    dependencies=[Idempotent, Depends(rate_limit("3/day", name="data_export", per="principal"))],
 )
 async def request_export(
     session: UserSession, principal: SteppedUpPrincipal, origin: RequestOrigin

@@ -1,5 +1,7 @@
 """The journal's rules, one module per capability; other domains import from here only."""
 
+from mindspace.journal.events import EntryDeleted, EntryWritten
+from mindspace.journal.schemas import EntryId
 from mindspace.journal.service.analysis import (
     analyse_entry,
     analysis_allowed,
@@ -19,15 +21,21 @@ from mindspace.journal.service.custom_prompts import (
     update_prompt,
 )
 from mindspace.journal.service.entries import (
+    EntryText,
     create_entry,
     delete_entry,
     get_entry,
     list_entries,
+    read_entry_text,
     update_entry,
 )
 from mindspace.journal.service.export import export_journal, export_json, export_markdown
 
 __all__ = [
+    "EntryDeleted",
+    "EntryId",
+    "EntryText",
+    "EntryWritten",
     "analyse_entry",
     "analysis_allowed",
     "create_entry",
@@ -46,6 +54,7 @@ __all__ = [
     "list_entries",
     "list_prompts",
     "local_day",
+    "read_entry_text",
     "retract_analysis",
     "sentiment_between",
     "update_entry",

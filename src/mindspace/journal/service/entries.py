@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ import orjson
 from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mindspace.crisis import service as crisis
 from mindspace.identity import service as identity_service
 from mindspace.journal import prompts, repository, search
 from mindspace.journal.errors import (
@@ -20,7 +22,7 @@ from mindspace.journal.errors import (
     UnknownPrompt,
     WrittenInFuture,
 )
-from mindspace.journal.events import EntryWritten
+from mindspace.journal.events import EntryDeleted, EntryWritten
 from mindspace.journal.models import BODY, TAGS, TITLE, JournalEntry, Mood
 from mindspace.journal.sanitize import html_to_text, sanitize_html
 from mindspace.journal.schemas import (
@@ -29,6 +31,7 @@ from mindspace.journal.schemas import (
     EntryCreate,
     EntryFilters,
     EntryUpdate,
+    SavedEntry,
 )
 from mindspace.platform import outbox
 from mindspace.platform.clock import utc_now
@@ -37,10 +40,12 @@ from mindspace.platform.db import ReadConnection
 from mindspace.platform.ids import InvalidIdError, decode, encode, new_id
 from mindspace.platform.pagination import InvalidCursor, Page, PageParams, decode_cursor, page
 from mindspace.platform.security import Principal
+from mindspace.safety.service import CrisisSupport
 
 # Devices' clocks disagree a little; "now" on a phone may be a minute ahead of ours.
 CLOCK_SKEW = timedelta(minutes=5)
 PROMPT_KIND = CUSTOM_PROMPT_PREFIX.rstrip("_")
+SOURCE_TYPE = "journal_entry"  # how a crisis alert names where the words were
 
 
 def _written_at(value: datetime | None) -> datetime:
@@ -126,23 +131,31 @@ def open_joined(vault: Vault, row: Mapping[Any, Any]) -> Entry:
     return open_entry(key, row)
 
 
-async def _announce_if_analysed(
-    session: AsyncSession, principal: Principal, entry_id: uuid.UUID
+async def _announce(
+    session: AsyncSession, principal: Principal, event: EntryWritten | EntryDeleted
 ) -> None:
-    # Only for people who allow analysis: everyone else's writes cost no job at all. The job
-    # checks again, since the permission may change before it runs.
-    preferences = await identity_service.get_preferences(session, principal)
-    if preferences.privacy.allow_journal_analysis:
-        outbox.publish(
-            session,
-            EntryWritten(entry_id=entry_id, owner_id=principal.user_id),
-            owner_id=principal.user_id,
-        )
+    # Only for people who let something use their entries' words (see journal.events).
+    privacy = (await identity_service.get_preferences(session, principal)).privacy
+    if privacy.allow_journal_analysis or privacy.allow_journal_memory:
+        outbox.publish(session, event, owner_id=principal.user_id)
+
+
+async def _support(
+    session: AsyncSession, principal: Principal, entry_id: uuid.UUID, *, title: str, body_text: str
+) -> CrisisSupport | None:
+    return await crisis.respond_to_writing(
+        session,
+        principal,
+        text=f"{title}\n{body_text}",
+        source_type=SOURCE_TYPE,
+        source_id=entry_id,
+    )
 
 
 async def create_entry(
     session: AsyncSession, principal: Principal, vault: Vault, *, data: EntryCreate
-) -> Entry:
+) -> SavedEntry:
+    """Sealed with the person's key; crisis lines in the answer when the words call for them."""
     body = sanitize_html(data.body)
     body_text = html_to_text(body)
     if not data.title and not body_text.strip():
@@ -168,8 +181,8 @@ async def create_entry(
             **_indexes(key, title=data.title, body_text=body_text, tags=tags),
         )
     )
-    await _announce_if_analysed(session, principal, entry_id)
-    return Entry(
+    await _announce(session, principal, EntryWritten(entry_id=entry_id, owner_id=principal.user_id))
+    return SavedEntry(
         id=entry_id,
         title=data.title,
         body=body,
@@ -179,6 +192,7 @@ async def create_entry(
         written_at=written_at,
         created_at=now,
         updated_at=now,
+        crisis=await _support(session, principal, entry_id, title=data.title, body_text=body_text),
     )
 
 
@@ -259,7 +273,7 @@ async def update_entry(
     *,
     entry_id: uuid.UUID,
     changes: EntryUpdate,
-) -> Entry:
+) -> SavedEntry:
     entry = await repository.get_entry_for_update(session, principal, entry_id)
     if entry is None:
         raise EntryNotFound()
@@ -292,9 +306,13 @@ async def update_entry(
             setattr(entry, column, value)
     entry.updated_at = utc_now()
     await session.flush()
+    support = None
     if words_changed:
-        await _announce_if_analysed(session, principal, entry.id)
-    return Entry(
+        await _announce(
+            session, principal, EntryWritten(entry_id=entry.id, owner_id=principal.user_id)
+        )
+        support = await _support(session, principal, entry.id, title=title, body_text=body_text)
+    return SavedEntry(
         id=entry.id,
         title=title,
         body=body,
@@ -304,11 +322,12 @@ async def update_entry(
         written_at=entry.written_at,
         created_at=entry.created_at,
         updated_at=entry.updated_at,
+        crisis=support,
     )
 
 
 async def delete_entry(session: AsyncSession, principal: Principal, *, entry_id: uuid.UUID) -> None:
-    """Deletes the entry and, through the foreign key, its analysis."""
+    """Deletes the entry and, through the foreign key, its analysis; other domains hear of it."""
     result = await session.execute(
         delete(JournalEntry)
         .where(JournalEntry.owner_id == principal.user_id, JournalEntry.id == entry_id)
@@ -316,3 +335,26 @@ async def delete_entry(session: AsyncSession, principal: Principal, *, entry_id:
     )
     if result.first() is None:
         raise EntryNotFound()
+    await _announce(session, principal, EntryDeleted(entry_id=entry_id, owner_id=principal.user_id))
+
+
+@dataclass(frozen=True, slots=True)
+class EntryText:
+    title: str
+    text: str  # the body as plain text
+
+
+async def read_entry_text(
+    session: AsyncSession, principal: Principal, vault: Vault, *, entry_id: uuid.UUID
+) -> EntryText | None:
+    """One of the person's entries as plain words, opened in their own scope, for a domain
+    they allowed to use them (the companion's memory); None if it is gone."""
+    row = (
+        await session.execute(
+            repository.readable_entries(principal).where(JournalEntry.id == entry_id)
+        )
+    ).first()
+    if row is None:
+        return None
+    entry = open_joined(vault, row._mapping)
+    return EntryText(title=entry.title, text=html_to_text(entry.body))

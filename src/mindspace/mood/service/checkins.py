@@ -9,11 +9,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mindspace.crisis import service as crisis
 from mindspace.mood import repository
 from mindspace.mood.days import ONE_DAY, day_start
 from mindspace.mood.errors import CheckinNotFound, InvalidMoodInput
 from mindspace.mood.notes import open_note, seal_note
-from mindspace.mood.schemas import Checkin, CheckinCreate, CheckinUpdate
+from mindspace.mood.schemas import Checkin, CheckinCreate, CheckinUpdate, SavedCheckin
 from mindspace.mood.service._profile import day_rule_in
 from mindspace.platform import crypto
 from mindspace.platform.clock import utc_now
@@ -26,6 +27,7 @@ from mindspace.platform.security import Principal
 # A phone's clock may run a little ahead of ours; "now" from it is still now.
 CLOCK_SKEW = timedelta(minutes=2)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+SOURCE_TYPE = "mood_note"  # how a crisis alert names where the words were
 
 
 def to_checkin(row: Mapping[Any, Any], key: DataKey | None) -> Checkin:
@@ -100,7 +102,7 @@ def _columns(
 
 async def create_checkin(
     session: AsyncSession, principal: Principal, *, checkin: CheckinCreate
-) -> Checkin:
+) -> SavedCheckin:
     logged_at = checkin.logged_at or utc_now()
     _check_logged_at(logged_at)
     await _check_own_activities(session, principal, checkin.custom_activities or [])
@@ -111,7 +113,7 @@ async def create_checkin(
     row = await repository.insert_checkin(
         session, principal, {"id": checkin_id, "logged_at": logged_at, **values}
     )
-    return to_checkin(row, key)
+    return await _saved(session, principal, to_checkin(row, key), checkin.note)
 
 
 async def get_checkin(
@@ -152,7 +154,7 @@ async def update_checkin(
     *,
     checkin_id: uuid.UUID,
     changes: CheckinUpdate,
-) -> Checkin:
+) -> SavedCheckin:
     # Attributes, not model_dump(): ids must stay UUIDs, not their public text.
     values = {f: getattr(changes, f) for f in changes.model_fields_set}
     if "logged_at" in values:
@@ -168,7 +170,20 @@ async def update_checkin(
     )
     if row is None:
         raise CheckinNotFound()
-    return to_checkin(row, key)
+    return await _saved(session, principal, to_checkin(row, key), values.get("note"))
+
+
+async def _saved(
+    session: AsyncSession, principal: Principal, checkin: Checkin, new_note: str | None
+) -> SavedCheckin:
+    """The check-in as saved, with crisis lines when a note just written calls for them."""
+    support = None
+    if new_note:
+        support = await crisis.respond_to_writing(
+            session, principal, text=new_note, source_type=SOURCE_TYPE, source_id=checkin.id
+        )
+    fields = {name: getattr(checkin, name) for name in Checkin.model_fields}
+    return SavedCheckin(**fields, crisis=support)
 
 
 async def delete_checkin(
