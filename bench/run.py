@@ -253,6 +253,7 @@ def _realtime(work: Path, seeded: Seeded, redis_url: str, args: argparse.Namespa
             "REDIS_URL": redis_url,
             "MINDSPACE_REALTIME_CHANNEL": channel,
             "MINDSPACE_PUBLIC_BASE_URL": base_url,
+            "MINDSPACE_EMBEDDINGS": "off",  # the base budget; bench.safety_gate has the model's
         }
     )
     command = [str(Path(sys.executable).parent / "mindspace"), "api", f"--port={port}"]
@@ -340,6 +341,9 @@ def _app(
     port = servers.free_port()
     env = {k: v for k, v in os.environ.items() if k not in _APP_ENV_DROPPED}
     env["DATABASE_URL"] = seeded.url
+    # The idle budget (250 MB) is the app's without the embedding model; bench.safety_gate
+    # measures it with the model (1 GB).
+    env["MINDSPACE_EMBEDDINGS"] = "off"
     if redis_url:
         env["REDIS_URL"] = redis_url
     command = [str(Path(sys.executable).parent / "mindspace"), "api", f"--port={port}"]

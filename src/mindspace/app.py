@@ -63,6 +63,7 @@ from mindspace.platform.storage import LocalStorage, S3Storage, Storage
 from mindspace.platform.webpush import WebPush
 from mindspace.platform.worker import BackgroundWorker
 from mindspace.reminders.domain import domain as reminders_domain
+from mindspace.safety import service as safety_service
 from mindspace.safety.domain import domain as safety_domain
 
 log = logging.getLogger(__name__)
@@ -240,7 +241,11 @@ def create_app(settings: Settings | None = None, *, run_background: bool = False
             else None
         )
         try:
-            yield
+            # The safety gate's similarity layer loads in the background: no request waits for
+            # the model, and readiness holds traffic back until it is in.
+            async with safety_service.similarity_while_running(settings) as loading:
+                app.state.warm_up = [loading]
+                yield
         finally:
             if background is not None:
                 background.cancel()

@@ -61,7 +61,8 @@ def _seed(settings: Settings) -> list[str]:
     from mindspace.platform.domains import run_seeders
 
     async def run() -> list[str]:
-        fastapi_app = create_app(settings)
+        # A one-off command assesses nothing: no embedding model to load and wait for.
+        fastapi_app = create_app(settings.model_copy(update={"embeddings": "off"}))
         async with fastapi_app.router.lifespan_context(fastapi_app):
             return await run_seeders(fastapi_app.state.db, DOMAINS)
 
@@ -172,7 +173,7 @@ def create_admin(
         from mindspace.platform.db import DbScope
         from mindspace.platform.security import Role
 
-        fastapi_app = create_app(settings)
+        fastapi_app = create_app(settings.model_copy(update={"embeddings": "off"}))
         async with fastapi_app.router.lifespan_context(fastapi_app):
             async with fastapi_app.state.db.session(None, scope=DbScope.auth) as session:
                 created = await service.register(

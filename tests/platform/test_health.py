@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -37,6 +38,21 @@ async def test_readiness_reports_the_schema_at_head(client: httpx.AsyncClient) -
     response = await client.get("/health/ready")
     assert response.status_code == 200, response.text
     assert response.json() == {"status": "ready", "database": "ok", "schema": head_revision()}
+
+
+async def test_readiness_waits_for_the_warm_up(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """Work the app does after start-up (the embedding model) holds traffic back until done."""
+    loaded = asyncio.Event()
+    loading = asyncio.create_task(loaded.wait())
+    app.state.warm_up.append(loading)
+    try:
+        body = assert_problem(await client.get("/health/ready"), 503, "not-ready")
+        assert "warming up" in body["detail"]
+        loaded.set()
+        await loading
+        assert (await client.get("/health/ready")).status_code == 200
+    finally:
+        app.state.warm_up.remove(loading)
 
 
 async def test_metrics_count_requests_by_route_template(
@@ -74,6 +90,7 @@ async def unreachable_app(tmp_path: Path) -> AsyncIterator[FastAPI]:
         redis_url=None,
         data_dir=tmp_path,
         seed_demo_data=False,
+        embeddings="off",
     )
     application = create_app(settings)
     async with LifespanManager(application):

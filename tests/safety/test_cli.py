@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
+import pytest
 from typer.testing import CliRunner
 
 from mindspace.cli import app
+from mindspace.platform import embeddings
+from mindspace.platform.config import get_settings
 
 runner = CliRunner()
+needs_the_model = pytest.mark.skipif(
+    not embeddings.extra_installed(), reason="needs the `ai` extra (part of `dev`)"
+)
+MISSED_BY_THE_RULES = "I've been saving my sleeping tablets"
+
+
+@pytest.fixture
+def embeddings_off(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("MINDSPACE_EMBEDDINGS", "off")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def test_assess_one_message_from_the_argument() -> None:
@@ -35,12 +51,58 @@ def test_assess_a_conversation_carries_context() -> None:
     assert [json.loads(x)["level"] for x in together.output.splitlines()][1:] == ["high_risk"] * 2
 
 
-def test_evaluate_prints_the_figures_and_succeeds() -> None:
-    result = runner.invoke(app, ["safety", "evaluate", "--set", "tuning"])
+@needs_the_model
+def test_assess_uses_the_similarity_layer_unless_told_not_to() -> None:
+    result = runner.invoke(app, ["safety", "assess", MISSED_BY_THE_RULES])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.output)
+    assert (line["level"], line["signals"]) == ("high_risk", ["similar_phrasing"])
+    alone = runner.invoke(app, ["safety", "assess", "--no-similarity", MISSED_BY_THE_RULES])
+    assert json.loads(alone.output)["level"] == "normal"
+
+
+@pytest.mark.usefixtures("embeddings_off")
+def test_with_embeddings_off_the_rules_alone_assess() -> None:
+    result = runner.invoke(app, ["safety", "assess", MISSED_BY_THE_RULES])
+    assert result.exit_code == 0, result.output
+    assert "similarity layer off" in result.stderr
+    assert json.loads(result.stdout)["level"] == "normal"
+
+
+@needs_the_model
+def test_evaluate_prints_the_rules_alone_and_with_the_layer_and_succeeds() -> None:
+    result = runner.invoke(app, ["safety", "evaluate", "--set", "heldout"])
     assert result.exit_code == 0, result.output
     assert "precision" in result.output
     assert "confusion" in result.output
-    assert "all targets met" in result.output
+    assert "== heldout · rules: 133 messages" in result.output
+    assert "== heldout · rules + similarity: 133 messages" in result.output
+    assert "all targets met (heldout)" in result.output
+
+
+@pytest.mark.usefixtures("embeddings_off")
+def test_evaluate_with_embeddings_off_measures_the_rules_alone() -> None:
+    result = runner.invoke(app, ["safety", "evaluate", "--set", "tuning"])
+    assert result.exit_code == 0, result.output
+    assert "tuning · rules" in result.stdout
+    assert "similarity" not in result.stdout
+    assert "all targets met (tuning)" in result.stdout
+
+
+@pytest.mark.usefixtures("embeddings_off")
+def test_the_fresh_set_is_reported_and_never_fails_the_run() -> None:
+    # The rules miss most of it; that is what it is for, and no target applies.
+    result = runner.invoke(app, ["safety", "evaluate", "--set", "fresh"])
+    assert result.exit_code == 0, result.output
+    assert "== fresh · rules: 110 messages" in result.stdout
+    assert "targets missed" not in result.output
+
+
+@pytest.mark.usefixtures("embeddings_off")
+def test_calibrate_needs_the_model() -> None:
+    result = runner.invoke(app, ["safety", "calibrate"])
+    assert result.exit_code == 2
+    assert "similarity layer off" in result.stderr
 
 
 def test_evaluate_refuses_an_unknown_set() -> None:

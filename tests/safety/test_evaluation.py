@@ -6,10 +6,10 @@ import pytest
 
 from mindspace.safety import assess
 from mindspace.safety.assessment import RiskLevel
-from mindspace.safety.evaluation import SETS, Targets, evaluate, load
+from mindspace.safety.evaluation import SETS, TARGETED, Targets, evaluate, load
 
 
-@pytest.mark.parametrize("name", SETS)
+@pytest.mark.parametrize("name", TARGETED)
 def test_the_targets_are_met(name: str) -> None:
     report = evaluate(name, load(name), assess)
     assert report.failures(Targets()) == [], report.render()
@@ -27,6 +27,18 @@ def test_the_sets_cover_every_level_language_and_conversations(name: str) -> Non
 
 def test_together_the_sets_hold_several_hundred_messages() -> None:
     assert sum(len(load(name)) for name in SETS) >= 500
+
+
+def test_the_fresh_set_is_a_measure_and_never_a_target() -> None:
+    """Written after the rules and before the similarity layer: at least 80 messages, 35 of
+    them high risk; the targets (and so any tuning) never look at it."""
+    fresh = load("fresh")
+    assert len(fresh) >= 80
+    assert sum(e.level is RiskLevel.high_risk for e in fresh) >= 35
+    assert "fresh" in SETS
+    assert "fresh" not in TARGETED
+    ids = {e.id for name in SETS for e in load(name)}
+    assert len(ids) == sum(len(load(name)) for name in SETS)
 
 
 def test_a_missed_target_is_reported() -> None:

@@ -24,6 +24,9 @@ async def live(request: Request) -> Response:
 
 
 async def ready(request: Request) -> Response:
+    # Work the app does after start-up before it should take traffic (the embedding model).
+    if any(not task.done() for task in getattr(request.app.state, "warm_up", ())):
+        return _not_ready("Still warming up: a model is loading.")
     db: Database = request.app.state.db
     try:
         async with asyncio.timeout(_READY_TIMEOUT_S), db.driver() as conn:

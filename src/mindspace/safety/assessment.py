@@ -39,6 +39,8 @@ class Signal(enum.StrEnum):
     burden = "burden"
     passive_ideation = "passive_ideation"
     third_party_concern = "third_party_concern"
+    # The similarity layer: near curated examples of a warning sign, in words no rule knows.
+    similar_phrasing = "similar_phrasing"
     # Context only: never a concern alone, but they make a means question or a goodbye one.
     stressor = "stressor"
     distress = "distress"
@@ -52,7 +54,8 @@ CONTEXT_ONLY_SIGNALS = frozenset({Signal.stressor, Signal.distress})
 class Evidence:
     signal: Signal
     level: RiskLevel
-    excerpt: str  # the normalised words that matched
+    # The normalised words that matched; for similar phrasing, the curated example it is near.
+    excerpt: str
 
 
 @dataclass(frozen=True, slots=True)

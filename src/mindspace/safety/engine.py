@@ -2,13 +2,16 @@
 negation and tense, then combine the signals with the conversation so far.
 
 Pure CPU work on short strings, with no I/O: typically well under a millisecond per message.
+With a similarity layer (safety.similarity) the nearest curated examples of each message may add
+a `similar_phrasing` signal that raises its level, and stand for the warning sign they resemble
+when signals combine; the rules' findings are never taken away.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from mindspace.safety.assessment import (
@@ -20,6 +23,7 @@ from mindspace.safety.assessment import (
 )
 from mindspace.safety.normalise import normalise
 from mindspace.safety.rules import Rule, RuleSet, ruleset
+from mindspace.safety.similarity import Match, Similarity
 
 # A blanked span becomes this token: a word no pattern reads or reaches across.
 _BLANK = " 0 "
@@ -38,6 +42,11 @@ MAX_PREVIOUS = 20
 class _Scan:
     evidence: tuple[Evidence, ...]
     negated: tuple[str, ...]  # phrases found but negated, for the reason
+    # What is left for the similarity layer to read: idioms, other people's words and negated
+    # phrases blanked, since a sentence embedding reads "I would never kill myself" as a wish.
+    readable: str = ""
+    # The warning sign a similar example stands for: counts when signals combine, not alone.
+    resembles: tuple[Evidence, ...] = ()
 
     @property
     def level(self) -> RiskLevel:
@@ -79,16 +88,34 @@ def _is_negated(rules: RuleSet, text: str, start: int) -> bool:
     return rules.negation.search(" ".join(words)) is not None
 
 
+def negated_clauses(text: str) -> list[str]:
+    """In readable text: what each of the rules' `unsaid` negations reaches, the words after it
+    in its clause, as far as a negation may stand from what it negates. The similarity layer
+    drops a match these words reach by themselves: "I'm not done with living" is not a wish to
+    die, though a sentence embedding reads it as one."""
+    rules = ruleset()
+    # Exempt phrases ("not sure", "not ok") become spaces of the same length: offsets hold.
+    cues = rules.negation_exempt.sub(lambda m: " " * len(m.group(0)), text)
+    clauses: list[str] = []
+    for cue in rules.unsaid.finditer(cues):
+        found = _CLAUSE_BREAK.search(text, cue.end())
+        words = _WORD.findall(text, cue.end(), found.start() if found else len(text))
+        clause = " ".join(w for w in words[:_NEGATION_REACH] if w != _BLANK.strip())
+        if clause:
+            clauses.append(clause)
+    return clauses
+
+
 def _match_rule(
     rules: RuleSet, rule: Rule, text: str
-) -> tuple[list[Evidence], list[str], list[tuple[int, int]]]:
+) -> tuple[list[Evidence], list[re.Match[str]], list[tuple[int, int]]]:
     found: list[Evidence] = []
-    negated: list[str] = []
+    negated: list[re.Match[str]] = []
     spans: list[tuple[int, int]] = []
     for match in rule.regex.finditer(text):
         excerpt = match.group(0)
         if rule.negatable and _is_negated(rules, text, match.start()):
-            negated.append(excerpt)
+            negated.append(match)
             continue
         level = rule.level
         if rule.past_level is not None and rules.past.search(
@@ -115,13 +142,38 @@ def _scan(text: str) -> _Scan:
     working = _blank(normalised, (m.span() for m in rules.masks.finditer(normalised)))
     evidence: list[Evidence] = []
     negated: list[str] = []
+    unsaid: list[tuple[int, int]] = []
     for rule in rules.rules:
         found, rule_negated, attributed = _match_rule(rules, rule, working)
-        negated += rule_negated
+        negated += [m.group(0) for m in rule_negated]
         evidence += [e for e in found if e.signal not in dropped]
         if attributed:
             working = _blank(working, attributed)
-    return _Scan(tuple(evidence), tuple(negated))
+        # Attributing rules come first and none is negatable (rules.py), so these spans are
+        # already in the final text.
+        unsaid += [m.span() for m in rule_negated]
+    return _Scan(tuple(evidence), tuple(negated), readable=_blank(working, unsaid))
+
+
+def readable(text: str) -> str:
+    """What the similarity layer reads of a text: normalised, slang spelled out, and idioms,
+    other people's words and negated phrases blanked (see `_Scan.readable`)."""
+    return _scan(text).readable.strip()
+
+
+def _with_match(scan: _Scan, match: Match) -> _Scan:
+    """The scan with what the similarity layer found, when that is more than the rules found.
+
+    Only then does the example's warning sign count when signals combine: where the rules
+    already read the message, a near example would count the same words twice (a "burden"
+    message whose nearest example is filed under hopelessness is not both).
+    """
+    if match.exemplar is None or match.level.rank <= scan.level.rank:
+        return scan
+    found = Evidence(Signal.similar_phrasing, match.level, match.exemplar.text)
+    signal = match.exemplar.signal
+    resembles = (Evidence(signal, match.level, match.exemplar.text),) if signal else ()
+    return replace(scan, evidence=(*scan.evidence, found), resembles=resembles)
 
 
 def _escalate(
@@ -129,8 +181,8 @@ def _escalate(
 ) -> tuple[RiskLevel, list[str]]:
     level = current.level
     reasons: list[str] = []
-    here = {e.signal for e in current.evidence}
-    around = [*current.evidence, *(e for scan in earlier for e in scan.evidence)]
+    here = {e.signal for e in (*current.evidence, *current.resembles)}
+    around = [e for scan in (current, *earlier) for e in (*scan.evidence, *scan.resembles)]
     for escalation in rules.escalations:
         if escalation.level.rank <= level.rank:
             continue
@@ -176,17 +228,27 @@ def _describe(level: RiskLevel, scan: _Scan, escalations: list[str], carried: Ri
     return f"{level.value}: " + " ".join(parts)
 
 
-def assess(text: str, context: AssessmentContext | None = None) -> Assessment:
+def assess(
+    text: str, context: AssessmentContext | None = None, *, similarity: Similarity | None = None
+) -> Assessment:
     """Assess one message from a person, in the light of their earlier messages.
 
     The level is sticky: it is never below `context.session_level` nor below any earlier
     message's own level, so a "never mind, I'm fine" after a disclosure keeps the session
     where it was until a human closes it.
+
+    With `similarity` (blocking: it encodes the messages not seen recently, about 15 ms for
+    one), each message's nearest curated examples are added to what the rules found.
     """
     context = context or AssessmentContext()
     rules = ruleset()
+    previous = context.previous[-MAX_PREVIOUS:]
     current = _scan(text)
-    earlier = [_scan(previous) for previous in context.previous[-MAX_PREVIOUS:]]
+    earlier = [_scan(p) for p in previous]
+    if similarity is not None:
+        matches = similarity.match([text, *previous])
+        current = _with_match(current, matches[0])
+        earlier = [_with_match(scan, m) for scan, m in zip(earlier, matches[1:], strict=True)]
     level, escalations = _escalate(rules, current, earlier)
     carried = context.session_level
     for scan in earlier:

@@ -118,6 +118,8 @@ class RuleSet:
     rules: tuple[Rule, ...]  # attributing rules first
     negation: re.Pattern[str]
     negation_exempt: re.Pattern[str]
+    # Negations whose clause the similarity layer leaves unread (engine._negated_clauses).
+    unsaid: re.Pattern[str]
     past: re.Pattern[str]
     escalations: tuple[Escalation, ...]
 
@@ -138,6 +140,7 @@ def ruleset() -> RuleSet:
     rules: list[Rule] = []
     negation: list[str] = []
     exempt: list[str] = []
+    unsaid: list[str] = []
     past: list[str] = []
     for language in LANGUAGES:
         data = _load(f"rules/{language}.toml")
@@ -151,6 +154,9 @@ def ruleset() -> RuleSet:
         ]
         for r in data["rule"]:
             past_level = r.get("past_level")
+            if r.get("attributes") and r.get("negatable"):
+                # The engine blanks attributed sentences as it goes; negated spans must not move.
+                raise ValueError(f"a rule for {r['signal']} both attributes and is negatable")
             rules.append(
                 Rule(
                     signal=Signal(r["signal"]),
@@ -164,6 +170,7 @@ def ruleset() -> RuleSet:
         modifiers = data.get("modifiers", {})
         negation += modifiers.get("negation", [])
         exempt += modifiers.get("negation_exempt", [])
+        unsaid += modifiers.get("unsaid", [])
         past += modifiers.get("past", [])
     escalations = tuple(
         Escalation(
@@ -182,6 +189,7 @@ def ruleset() -> RuleSet:
         rules=tuple(sorted(rules, key=lambda r: not r.attributes)),
         negation=compile_patterns(negation),
         negation_exempt=compile_patterns(exempt),
+        unsaid=compile_patterns(unsaid),
         past=compile_patterns(past),
         escalations=escalations,
     )

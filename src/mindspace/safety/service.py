@@ -2,17 +2,29 @@
 safety plan (one per person, read and replaced whole).
 
 Other domains import this module only: `from mindspace.safety import service as safety`.
+
+The gate (`assess_off_loop`) is the rules, plus the similarity layer once this process has
+loaded it. An app loads it in the background at start-up (`similarity_while_running`, about
+6 s for the model and 1 s for the examples); until then, and always when settings turn
+embeddings off or the `ai` extra is missing, the rules alone assess. No request waits for the
+model, and readiness holds traffic back until it is in.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mindspace.platform import embeddings
+from mindspace.platform.config import Settings
 from mindspace.platform.security import Principal
 from mindspace.safety.assessment import (
     CONTEXT_ONLY_SIGNALS,
@@ -21,11 +33,14 @@ from mindspace.safety.assessment import (
     RiskLevel,
     Signal,
 )
-from mindspace.safety.engine import assess
+from mindspace.safety.engine import assess, negated_clauses, readable
 from mindspace.safety.models import PLAN_SECTIONS
 from mindspace.safety.models import SafetyPlan as SafetyPlanRow
 from mindspace.safety.resources import crisis_resources
 from mindspace.safety.schemas import CrisisResources, CrisisSupport, SafetyPlan, SafetyPlanInput
+from mindspace.safety.similarity import Encoder, Similarity, exemplars
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CONTEXT_ONLY_SIGNALS",
@@ -35,6 +50,8 @@ __all__ = [
     "CrisisSupport",
     "RiskLevel",
     "Signal",
+    "Similarity",
+    "active_similarity",
     "assess",
     "assess_off_loop",
     "crisis_resources",
@@ -42,6 +59,8 @@ __all__ = [
     "export_safety",
     "get_plan",
     "replace_plan",
+    "similarity_layer",
+    "similarity_while_running",
 ]
 # Below this a message is assessed on the event loop: a fraction of a millisecond, less than
 # the hop to a thread. Journal-length text goes to a thread.
@@ -49,10 +68,65 @@ _ON_LOOP_CHARS = 1_000
 
 
 async def assess_off_loop(text: str, context: AssessmentContext | None = None) -> Assessment:
-    """`assess` for async callers: long texts are assessed in a worker thread."""
-    if len(text) <= _ON_LOOP_CHARS:
+    """The gate, for async callers: the rules, and the similarity layer when this process has
+    it. Encoding (about 15 ms a message) and long texts run in a worker thread."""
+    layer = _active
+    if layer is None and len(text) <= _ON_LOOP_CHARS:
         return assess(text, context)
-    return await asyncio.to_thread(assess, text, context)
+    return await asyncio.to_thread(assess, text, context, similarity=layer)
+
+
+@cache
+def similarity_layer(encoder: Encoder) -> Similarity:
+    """The layer over this encoder; the examples are embedded on the first call only."""
+    return Similarity(encoder, exemplars(), prepare=readable, negated=negated_clauses)
+
+
+# The layer the gate uses in this process; None means the rules alone. One per process, like
+# the model it holds, and set only by an app's start-up (or a test standing in for one).
+_active: Similarity | None = None
+
+
+def active_similarity() -> Similarity | None:
+    return _active
+
+
+def _use(layer: Similarity | None) -> None:
+    global _active  # the process-wide switch, by design
+    _active = layer
+
+
+async def _load_similarity(settings: Settings) -> None:
+    try:
+        encoder = await embeddings.load_in_background(settings)
+        if encoder is None:
+            log.info("safety similarity layer off: embeddings disabled or the `ai` extra missing")
+            return
+        layer = await asyncio.to_thread(similarity_layer, encoder)
+    except Exception:
+        # The rules still stand; a broken model install must not take the service down.
+        log.exception("safety similarity layer failed to load; the rules alone assess")
+        return
+    _use(layer)
+    log.info("safety similarity layer on", extra={"exemplars": len(layer.exemplars)})
+
+
+@contextlib.asynccontextmanager
+async def similarity_while_running(settings: Settings) -> AsyncIterator[asyncio.Task[None]]:
+    """For an app's lifespan: loads the similarity layer in the background and has the gate use
+    it once loaded; the rules alone until then. Yields the loading task (done at once when
+    embeddings are off), which readiness waits for. On exit the process's previous layer is
+    put back."""
+    previous = _active
+    _use(None)
+    task = asyncio.create_task(_load_similarity(settings))
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        _use(previous)
 
 
 def crisis_support(country: str | None) -> CrisisSupport:

@@ -55,6 +55,8 @@ def _start(settings: Settings, channel: str, log: Any) -> Peer:
             "MINDSPACE_DATA_DIR": str(settings.data_dir),
             "MINDSPACE_ENVIRONMENT": "test",
             "MINDSPACE_LOG_LEVEL": "WARNING",
+            # Realtime needs no embedding model; loading one would only slow readiness.
+            "MINDSPACE_EMBEDDINGS": "off",
             "PYTHONPATH": str(ROOT),
         }
     )
