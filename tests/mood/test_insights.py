@@ -207,8 +207,8 @@ async def test_local_days_in_sql_match_the_python_rule_at_dst_edges(
     ]
     await insert_checkins(db, person, [(e, 5, []) for e in edges])
     zone = ZoneInfo("America/New_York")
-    async with db.reader(person.principal) as reader:
-        in_sql = await repository.read_local_days(reader, person.principal, zone.key, 1)
+    reader = db.reader(person.principal)
+    in_sql = await repository.read_local_days(reader, person.principal, zone.key, 1)
     assert sorted(in_sql) == sorted({local_day(e, zone, 1) for e in edges})
 
 

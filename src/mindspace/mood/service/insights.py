@@ -1,7 +1,6 @@
-"""Insights, trend and year in pixels: a few constant queries on the read-only driver
-connection, then one pass in Python off the event loop (see mood.insights). Insights, the
-heaviest, gives its connection back before that pass: a pooled connection is never idle
-while a thread computes."""
+"""Insights, trend and year in pixels: a few constant queries on the hot-read path, each
+holding a pooled connection only while it runs, then one pass in Python off the event loop
+(see mood.insights): a pooled connection is never idle while a thread computes."""
 
 from __future__ import annotations
 
@@ -123,13 +122,13 @@ async def get_insights(
 ) -> Insights:
     """For the person's local days `start`..`end` (default: the last 30 days). The streak
     always covers the whole history up to today."""
-    async with db.reader(principal) as reader:
-        rule = await day_rule(reader, principal)
-        frame = _frame(rule, start, end)
-        local = await _local(reader, principal, frame)
-        checked_in, freezes = await _streak_inputs(reader, principal, rule)
-        names = await _names(reader, principal)
-        sentiment = await _journal_sentiment(reader, principal, frame)
+    reader = db.reader(principal)
+    rule = await day_rule(reader, principal)
+    frame = _frame(rule, start, end)
+    local = await _local(reader, principal, frame)
+    checked_in, freezes = await _streak_inputs(reader, principal, rule)
+    names = await _names(reader, principal)
+    sentiment = await _journal_sentiment(reader, principal, frame)
     streak = _streak_of(checked_in, freezes, rule)
     result = await asyncio.to_thread(insights.insights, local, frame, streak=streak, names=names)
     return result.model_copy(update={"journal_sentiment": sentiment})
