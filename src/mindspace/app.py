@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import socket
 from collections.abc import AsyncIterator
@@ -239,9 +240,15 @@ def create_app(settings: Settings | None = None, *, run_background: bool = False
             if run_background
             else None
         )
+        # Everything built so far lives as long as the process: out of the collector's sight,
+        # full collections no longer walk the whole app and its libraries again and again
+        # (measured at 64 connections: GET /users/me 0.75 -> 0.58 ms CPU per request).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             if background is not None:
                 background.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
