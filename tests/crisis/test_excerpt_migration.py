@@ -89,8 +89,8 @@ async def test_plaintext_alerts_survive_the_upgrade_and_are_sealed_after_it(
             assert await service.seal_legacy_excerpts(db, vault) == 0
             async with db.session(None) as session:  # nobody's scope: no key is visible
                 assert await vault.find_data_key(session, person) is None
-            async with db.reader(Principal(user_id=person)) as reader:
-                key = await vault.read_data_key(reader, person)
+            reader = db.reader(Principal(user_id=person))
+            key = await vault.read_data_key(reader, person)
         finally:
             await db.dispose()
         [row] = await _rows(owner, query, id=alert_id)

@@ -71,14 +71,12 @@ async def test_a_ciphertext_moved_to_another_row_does_not_open(
     first = await write_entry(client, user, body="<p>first</p>")
     second = await write_entry(client, user, body="<p>second</p>")
     await _swap_body(owner_engine, source=first["id"], target=second["id"])
-    async with db.reader(user.principal) as reader:
-        with pytest.raises(DecryptionError):
-            await service.get_entry(
-                reader, user.principal, vault, entry_id=decode("jrn", second["id"])
-            )
-        entry = await service.get_entry(
-            reader, user.principal, vault, entry_id=decode("jrn", first["id"])
-        )
+    reader = db.reader(user.principal)
+    with pytest.raises(DecryptionError):
+        await service.get_entry(reader, user.principal, vault, entry_id=decode("jrn", second["id"]))
+    entry = await service.get_entry(
+        reader, user.principal, vault, entry_id=decode("jrn", first["id"])
+    )
     assert entry.body == "<p>first</p>"
 
 
@@ -93,11 +91,9 @@ async def test_a_ciphertext_moved_to_another_person_does_not_open(
     theirs = await write_entry(client, other_user, body="<p>theirs</p>")
     mine = await write_entry(client, user, body="<p>mine</p>")
     await _swap_body(owner_engine, source=theirs["id"], target=mine["id"])
-    async with db.reader(user.principal) as reader:
-        with pytest.raises(DecryptionError):
-            await service.get_entry(
-                reader, user.principal, vault, entry_id=decode("jrn", mine["id"])
-            )
+    reader = db.reader(user.principal)
+    with pytest.raises(DecryptionError):
+        await service.get_entry(reader, user.principal, vault, entry_id=decode("jrn", mine["id"]))
 
 
 async def test_shredding_the_key_makes_entries_unrecoverable(
@@ -152,10 +148,10 @@ async def test_rotation_keeps_every_entry_readable(db: Database, user: Person) -
             session, user.principal, Vault(MasterKeys([old])), data=EntryCreate(body="<p>kept</p>")
         )
     assert await Vault(MasterKeys([new, old])).rotate(db) == 1
-    async with db.reader(user.principal) as reader:
-        opened = await service.get_entry(
-            reader, user.principal, Vault(MasterKeys([new])), entry_id=written.id
-        )
+    reader = db.reader(user.principal)
+    opened = await service.get_entry(
+        reader, user.principal, Vault(MasterKeys([new])), entry_id=written.id
+    )
     assert opened == Entry(**written.model_dump(exclude={"crisis"}))
 
 
@@ -164,8 +160,8 @@ async def test_the_hot_read_path_sees_only_my_entries_and_key_even_unfiltered(
 ) -> None:
     mine = await write_entry(client, user)
     await write_entry(client, other_user)
-    async with db.reader(user.principal) as reader:
-        entries = await reader.fetch("SELECT id, owner_id FROM journal_entry")
-        keys = await reader.fetch("SELECT owner_id FROM user_data_key")
+    reader = db.reader(user.principal)
+    entries = await reader.fetch("SELECT id, owner_id FROM journal_entry")
+    keys = await reader.fetch("SELECT owner_id FROM user_data_key")
     assert [r["id"] for r in entries] == [decode("jrn", mine["id"])]
     assert {r["owner_id"] for r in keys} == {user.id}

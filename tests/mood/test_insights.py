@@ -3,6 +3,7 @@ against the database."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import random
@@ -142,6 +143,26 @@ async def test_a_planted_activity_association_is_reported_over_two_years(
     assert body["streak"]["total_days"] == 730
 
 
+async def test_concurrent_insights_take_turns_and_all_answer(
+    client: httpx.AsyncClient, db: Database, app: FastAPI
+) -> None:
+    """The passes run one at a time (see service.insights): queued ones wait, none fails."""
+    person = await london_person(db, app)
+    today = local_day(utc_now(), ZoneInfo("Europe/London"), 4)
+    rows: list[tuple[datetime, int, list[str]]] = [
+        (datetime.combine(today - timedelta(days=back), time(12), tzinfo=UTC), 1 + back % 10, [])
+        for back in range(120)
+    ]
+    await insert_checkins(db, person, rows)
+    params = {"start": (today - timedelta(days=119)).isoformat(), "end": today.isoformat()}
+    answers = await asyncio.gather(
+        *(client.get(f"{MOOD}/insights", params=params, headers=person.headers) for _ in range(6))
+    )
+    assert [a.status_code for a in answers] == [200] * 6
+    assert all(a.json() == answers[0].json() for a in answers)
+    assert answers[0].json()["summary"]["days_checked_in"] == 120
+
+
 async def test_a_custom_activity_association_names_it(
     client: httpx.AsyncClient, db: Database, app: FastAPI
 ) -> None:
@@ -207,8 +228,8 @@ async def test_local_days_in_sql_match_the_python_rule_at_dst_edges(
     ]
     await insert_checkins(db, person, [(e, 5, []) for e in edges])
     zone = ZoneInfo("America/New_York")
-    async with db.reader(person.principal) as reader:
-        in_sql = await repository.read_local_days(reader, person.principal, zone.key, 1)
+    reader = db.reader(person.principal)
+    in_sql = await repository.read_local_days(reader, person.principal, zone.key, 1)
     assert sorted(in_sql) == sorted({local_day(e, zone, 1) for e in edges})
 
 

@@ -33,8 +33,8 @@ async def test_unfiltered_queries_see_only_the_actors_mood_rows(
         for table in (MoodCheckin, MoodActivity, MoodSettings):
             owners = set((await session.execute(select(table.owner_id))).scalars())
             assert owners == {user.id}, table.__tablename__
-    async with db.reader(user.principal) as reader:
-        rows = await reader.fetch("SELECT owner_id FROM mood_checkin")
+    reader = db.reader(user.principal)
+    rows = await reader.fetch("SELECT owner_id FROM mood_checkin")
     assert {r["owner_id"] for r in rows} == {user.id}
 
 

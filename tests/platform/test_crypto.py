@@ -216,8 +216,8 @@ async def test_one_person_cannot_read_anothers_data_key(
     async with db.session(user.principal) as session:
         assert await vault.find_data_key(session, other_user.id) is None
         assert (await session.execute(select(UserDataKey))).first() is None
-    async with db.reader(user.principal) as reader:
-        assert await vault.read_data_key(reader, other_user.id) is None
+    reader = db.reader(user.principal)
+    assert await vault.read_data_key(reader, other_user.id) is None
 
 
 @pytest.mark.asyncio

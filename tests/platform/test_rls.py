@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
@@ -33,15 +34,38 @@ async def test_a_query_without_owner_filter_sees_only_the_actors_rows(
 async def test_the_hot_read_path_is_under_the_same_policies(
     db: Database, user: Person, other_user: Person
 ) -> None:
-    async with db.reader(user.principal) as reader:
-        rows = await reader.fetch("SELECT owner_id FROM auth_session")
-        with pytest.raises(Exception, match="read-only"):
-            await reader.fetch("UPDATE user_account SET bio = 'x'")
+    reader = db.reader(user.principal)
+    rows = await reader.fetch("SELECT owner_id FROM auth_session")
     assert {r["owner_id"] for r in rows} == {user.id}
-    # The connection went back to the pool outside any transaction and with no principal left.
-    async with db.engine.connect() as conn:
-        setting = await conn.scalar(text("SELECT current_setting('mindspace.user_id', true)"))
-    assert not setting
+    # Named explicitly, another person's row is still not there.
+    found = await reader.fetchrow("SELECT id FROM user_account WHERE id = $1", other_user.id)
+    assert found is None
+    assert await reader.fetchrow("SELECT id FROM user_account WHERE id = $1", user.id)
+
+
+async def test_the_hot_read_path_only_reads(db: Database, user: Person) -> None:
+    reader = db.reader(user.principal)
+    with pytest.raises(asyncpg.PostgresSyntaxError):
+        await reader.fetch("UPDATE user_account SET bio = 'x'")
+    [row] = await reader.fetch("SELECT current_setting('transaction_read_only') AS read_only")
+    assert row["read_only"] == "on"
+
+
+async def test_the_principal_of_a_hot_read_ends_with_it(db: Database, user: Person) -> None:
+    lone = Database(db.engine.url, pool_size=1)  # every statement below runs on the same connection
+    try:
+        assert await lone.reader(user.principal).fetch("SELECT id FROM user_account")
+        async with lone.driver() as conn:
+            left = await conn.fetchrow(
+                "SELECT current_setting('mindspace.user_id', true) AS user_id, "
+                "current_setting('transaction_read_only') AS read_only"
+            )
+            unscoped = await conn.fetch("SELECT id FROM user_account")
+    finally:
+        await lone.dispose()
+    assert not left["user_id"]
+    assert left["read_only"] == "off"
+    assert unscoped == []
 
 
 async def test_anonymous_transactions_see_no_owned_rows(db: Database, user: Person) -> None:

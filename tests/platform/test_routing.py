@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException
 from fastapi.routing import APIRoute
+from starlette.routing import Match
 
 from mindspace.app import API_PREFIX, DOMAINS, create_app
 from mindspace.identity.api import well_known
@@ -87,3 +89,23 @@ def test_the_app_serves_every_domain_route_from_one_flat_table(settings: Setting
     api_routes = [r for r in app.router.routes if getattr(r, "path", "").startswith(API_PREFIX)]
     assert api_routes
     assert all(isinstance(route, APIRoute) for route in api_routes)
+
+
+def test_every_flat_route_still_matches_its_own_paths(settings: Settings) -> None:
+    """The literal-prefix check turns away only paths a route's regex would refuse too."""
+    app = create_app(settings)
+    api_routes = [r for r in app.router.routes if getattr(r, "path", "").startswith(API_PREFIX)]
+    for route in api_routes:
+        assert isinstance(route, APIRoute)
+        path = re.sub(r"\{[^}]+\}", "x1", route.path_format)
+        for root_path in ("", "/behind-a-proxy"):
+            scope: dict[str, Any] = {
+                "type": "http",
+                "path": root_path + path,
+                "root_path": root_path,
+                "method": next(iter(route.methods or {"GET"})),
+                "headers": [],
+            }
+            assert route.matches(scope)[0] is Match.FULL, (route.path, root_path)
+        other = {"type": "http", "path": "/elsewhere" + path, "root_path": "", "method": "GET"}
+        assert route.matches(other)[0] is Match.NONE

@@ -498,10 +498,9 @@ async def _open_excerpt(
     if sealed is None:
         return None  # purged after resolution
     # The admin scope cannot read data keys, by design. The one key this view needs is read
-    # as its owner would read it, in a read-only transaction that row-level security confines
-    # to that person's rows: narrower than the system scope, which sees every key.
-    async with db.reader(Principal(user_id=owner_id)) as reader:
-        key = await vault.read_data_key(reader, owner_id)
+    # as its owner would read it, on the hot-read path that row-level security confines to
+    # that person's rows: narrower than the system scope, which sees every key.
+    key = await vault.read_data_key(db.reader(Principal(user_id=owner_id)), owner_id)
     if key is None:
         return None  # the account was erased meanwhile
     try:

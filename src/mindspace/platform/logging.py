@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import atexit
 import logging
-import logging.handlers
-import queue
 import sys
+import threading
+import time
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,77 +42,108 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
-class _HandOff(logging.handlers.QueueHandler):
-    """Hands records to a writer thread: formatting JSON and writing to stderr cost about a
-    tenth of a millisecond per line, which the event loop should not pay on every request."""
+class _LogWriter:
+    """The writer thread: formats what the handler collected and writes it, many lines to a
+    write. The handler wakes it only when it finds it idle, and it then waits a moment for
+    more, so under load one wake-up (a thread switch and a GIL hand-over) carries a whole batch.
+    Waking it for every record cost about a tenth of an authenticated GET (measured: 100 µs of
+    CPU a request at 64 connections), more than formatting the line."""
 
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+    GATHER_S = 0.05  # how long a line may wait for others: logs are read by people, later
+
+    def __init__(self, stream: Any, formatter: logging.Formatter) -> None:
+        self.stream = stream
+        self.formatter = formatter
+        self._pending: deque[logging.LogRecord] = deque()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="mindspace-log-writer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, record: logging.LogRecord) -> None:
+        self._pending.append(record)
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def stop(self) -> None:
+        """Writes everything put so far, then ends the thread."""
+        self._stopping = True
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.write_pending()
+
+    def _run(self) -> None:
+        while not self._stopping:
+            self._wake.wait()
+            if not self._stopping:
+                time.sleep(self.GATHER_S)
+            # Cleared before draining: a record put after this sets it again, so none is left.
+            self._wake.clear()
+            self.write_pending()
+
+    def write_pending(self) -> None:
+        lines = []
+        while self._pending:
+            record = self._pending.popleft()
+            try:
+                lines.append(self.formatter.format(record))
+            except Exception:  # one bad record must not silence the others
+                lines.append(f"unloggable record from {record.name}: {record.msg!r}")
+        if lines:
+            try:
+                self.stream.write("\n".join(lines) + "\n")
+                self.stream.flush()
+            except (OSError, ValueError):  # stderr gone: nowhere left to say so
+                pass
+
+
+class _HandOff(logging.Handler):
+    """Passes records to the writer thread, with the request id of the moment and the message
+    already merged, so the thread needs nothing from the request."""
+
+    def __init__(self, writer: _LogWriter) -> None:
+        super().__init__()
+        self.writer = writer
+
+    def emit(self, record: logging.LogRecord) -> None:
         record.request_id = current_request_id()
         record.msg = record.getMessage()
         record.args = None
-        return record
+        self.writer.put(record)
 
 
-class _BatchWriter(logging.StreamHandler):  # type: ignore[type-arg]
-    """The writer thread's handler: lines queued behind the one in hand go out in the same
-    write. Under load one write (a system call) per line cost the writer thread more than
-    formatting the line did."""
-
-    _MAX_BATCH = 256
-
-    def __init__(self, stream: Any, pending: queue.SimpleQueue[logging.LogRecord]) -> None:
-        super().__init__(stream)
-        self._pending = pending
-        self._lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self._lines.append(self.format(record))
-        except Exception:
-            self.handleError(record)
-            return
-        if len(self._lines) >= self._MAX_BATCH or self._pending.empty():
-            self.flush()
-
-    def flush(self) -> None:
-        if self._lines:
-            lines, self._lines = self._lines, []
-            self.stream.write("\n".join(lines) + "\n")
-        super().flush()
-
-
-_listener: logging.handlers.QueueListener | None = None
+_writer: _LogWriter | None = None
 
 
 @atexit.register  # write what is queued when the process ends
 def _stop_writer() -> None:
-    global _listener
-    if _listener is not None:
-        _listener.stop()
-        for handler in _listener.handlers:
-            handler.flush()
-        _listener = None
+    global _writer
+    if _writer is not None:
+        _writer.stop()
+        _writer = None
 
 
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
-    global _listener
+    global _writer
     # What a record would otherwise collect on the caller's thread for every line, and no line
     # of ours prints: the caller's file and line (a stack walk), thread and process names.
     logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    writer = _BatchWriter(sys.stderr, records)
-    if json:
-        writer.setFormatter(JsonFormatter())
-    else:
-        writer.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    formatter = (
+        JsonFormatter()
+        if json
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    )
     _stop_writer()
-    _listener = logging.handlers.QueueListener(records, writer)
-    _listener.start()
+    _writer = _LogWriter(sys.stderr, formatter)
+    _writer.start()
     root = logging.getLogger()
-    root.handlers[:] = [_HandOff(records)]
+    root.handlers[:] = [_HandOff(_writer)]
     root.setLevel(level.upper())
     # Uvicorn's own access log would duplicate ours, without the request id.
     logging.getLogger("uvicorn.access").disabled = True

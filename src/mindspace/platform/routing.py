@@ -8,14 +8,46 @@ CPU, the same route flat 0.10 ms). Our routes never change once the app is built
 composition root copies the tree's routes, exactly as FastAPI resolved them (prefixes, tags,
 dependencies, responses, response classes), into plain `APIRoute`s on one router. A route that
 takes `Idempotent` becomes an `IdempotentRoute`, which keeps its answers for their keys.
+
+The table is still tried in order, so a route far down it paid for every regex above it
+(measured: 70 µs of routing for the journal's GET, the 86th route). Each flat route first
+compares the path with the literal start of its template, which turns most of them away for
+the price of a `startswith`.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.routing import Match
+from starlette.types import Scope
 
 from mindspace.platform.idempotency import IdempotentRoute, declares_idempotency
+
+
+class _LiteralPrefixCheck(APIRoute):
+    """Refuses, before its regex, a path that does not contain the template's literal start
+    (everything before the first parameter): a path the regex could never match, whatever
+    root path is mounted in front of it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._literal_prefix = self.path_format.split("{", 1)[0]
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if self._literal_prefix not in scope["path"]:
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+class FlatRoute(_LiteralPrefixCheck):
+    pass
+
+
+class FlatIdempotentRoute(_LiteralPrefixCheck, IdempotentRoute):
+    pass
 
 
 def include_flat(target: APIRouter, router: APIRouter) -> None:
@@ -28,11 +60,13 @@ def include_flat(target: APIRouter, router: APIRouter) -> None:
         route, path, endpoint = context.original_route, context.path, context.endpoint
         if not isinstance(route, APIRoute) or path is None or endpoint is None:
             raise TypeError(f"only path operations can be flattened, not {route!r}")
-        route_class = type(route)
+        route_class: type[APIRoute] = type(route)
         if declares_idempotency(route.dependant, context.dependencies):
             if route_class is not APIRoute:
                 raise TypeError(f"{route!r} takes Idempotent but has its own route class")
-            route_class = IdempotentRoute
+            route_class = FlatIdempotentRoute
+        elif route_class is APIRoute:
+            route_class = FlatRoute
         target.add_api_route(
             path,
             endpoint,

@@ -87,9 +87,9 @@ async def _user_session(
 
 async def _user_reader(
     request: Request, principal: Annotated[Principal, Depends(require_principal)]
-) -> AsyncIterator[ReadConnection]:
-    async with _database(request).reader(principal) as reader:
-        yield reader
+) -> ReadConnection:
+    # Not a yield dependency: each read takes and returns its own connection.
+    return _database(request).reader(principal)
 
 
 async def _anonymous_session(
@@ -125,7 +125,7 @@ StaffPrincipal = Annotated[Principal, Depends(require_role(Role.admin, Role.supe
 # sees success for a write that then fails to commit.
 UserSession = Annotated[AsyncSession, Depends(_user_session, scope="function")]
 # Hot reads of the principal's own rows (see Database.reader).
-UserReader = Annotated[ReadConnection, Depends(_user_reader, scope="function")]
+UserReader = Annotated[ReadConnection, Depends(_user_reader)]
 AnySession = Annotated[AsyncSession, Depends(_anonymous_session, scope="function")]
 # For sign-in routes only: before anyone is authenticated, see identity's tables and no others.
 SignInSession = Annotated[AsyncSession, Depends(_auth_scope_session, scope="function")]

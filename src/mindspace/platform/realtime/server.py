@@ -35,6 +35,7 @@ from redis.asyncio import Redis
 
 from mindspace.platform.errors import AppError
 from mindspace.platform.ids import encode
+from mindspace.platform.realtime.engine import use_quick_poll
 from mindspace.platform.realtime.replay import (
     MemoryStreams,
     RedisStreams,
@@ -251,6 +252,7 @@ class RealtimeServer:
         session_check_seconds: float = 60.0,
     ) -> None:
         self._session_check_s = session_check_seconds
+        use_quick_poll()
         self.rooms = RoomRegistry()  # nothing can be joined until `start`
         self._redis = Redis.from_url(redis_url) if redis_url else None
         self._manager: _HoldingManager | _HoldingRedisManager
