@@ -80,13 +80,13 @@ def assess(
 
 @app.command()
 def evaluate(
-    which: Annotated[str, typer.Option("--set", help="tuning, heldout, fresh or all")] = "all",
+    which: Annotated[str, typer.Option("--set", help="tuning, heldout, fresh2 or all")] = "all",
     misses: Annotated[bool, typer.Option(help="List every message assessed wrongly")] = False,
     similarity: Layer = True,
 ) -> None:
     """Precision and recall per level and the confusion matrix, for the rules alone and with
     the similarity layer; exits 1 when a target is missed on the tuning or held-out set (high
-    risk recall, explicit intent or plan caught, false high risk on normal). The fresh set is
+    risk recall, explicit intent or plan caught, false high risk on normal). The fresh2 set is
     reported, never held to the targets."""
     names = evaluation.SETS if which == "all" else (which,)
     if any(name not in evaluation.SETS for name in names):

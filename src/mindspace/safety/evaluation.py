@@ -3,9 +3,9 @@ the deterministic layer must meet, and the calibration of the similarity layer.
 
 Three sets live in data/: `tuning.jsonl`, which the rules were improved against and the
 similarity layer's thresholds are chosen on; `heldout.jsonl`, written first and kept out of the
-tuning loop; and `fresh.jsonl`, written after the rules and before the similarity layer, never
-tuned against, whose figures are reported and never held to the targets: they say how either
-layer does on phrasing nobody shaped it for.
+tuning loop; and `fresh2.jsonl`, the latest batch written after everything else and never tuned
+against, whose figures are reported and never held to the targets: they say how the gate does on
+phrasing nobody shaped it for. (The first such batch, `fresh`, has joined the tuning set.)
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from mindspace.safety.assessment import Assessment, AssessmentContext, RiskLevel
 from mindspace.safety.engine import assess
 from mindspace.safety.similarity import Similarity, Thresholds
 
-SETS = ("tuning", "heldout", "fresh")
-# The sets the targets hold on; fresh is a measure, and a target there would invite tuning to it.
+SETS = ("tuning", "heldout")
+# The sets the targets hold on; fresh2 is a measure, and a target there would invite tuning to it.
 TARGETED = ("tuning", "heldout")
 # Tags of the messages that must all be caught: a stated intent or a plan.
 CRITICAL_TAGS = frozenset({"explicit_intent", "plan_or_method"})
