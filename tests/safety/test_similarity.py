@@ -217,7 +217,7 @@ def test_the_examples_are_no_copies_of_the_messages_they_are_measured_on() -> No
     items = [e.text for e in exemplars().items]
     encoder = embeddings.shared_encoder()
     vectors = encoder.encode(items)
-    for name in ("heldout",):
+    for name in ("heldout", "fresh2"):
         messages = [e.text for e in load(name)]
         for example in items:
             for message in messages:
@@ -226,6 +226,16 @@ def test_the_examples_are_no_copies_of_the_messages_they_are_measured_on() -> No
         similarity: np.typing.NDArray[np.float32] = vectors @ encoder.encode(messages).T
         closest = np.unravel_index(int(similarity.argmax()), similarity.shape)
         assert similarity.max() < 0.9, (name, items[closest[0]], messages[closest[1]])
+
+
+def test_no_fresh2_message_means_the_same_as_one_the_gate_learns_from() -> None:
+    """In meaning, for English (the model cannot compare Hindi or Spanish messages)."""
+    encoder = embeddings.shared_encoder()
+    seen = [e.text for name in TARGETED for e in load(name) if e.language == "en"]
+    fresh = [e.text for e in load("fresh2") if e.language == "en"]
+    similarity = encoder.encode(fresh) @ encoder.encode(seen).T
+    closest = np.unravel_index(int(similarity.argmax()), similarity.shape)
+    assert similarity.max() < 0.9, (fresh[closest[0]], seen[closest[1]])
 
 
 def test_the_examples_are_english_and_each_group_stands_for_a_signal() -> None:

@@ -21,7 +21,7 @@ from mindspace.safety.assessment import Assessment, AssessmentContext, RiskLevel
 from mindspace.safety.engine import assess
 from mindspace.safety.similarity import Similarity, Thresholds
 
-SETS = ("tuning", "heldout")
+SETS = ("tuning", "heldout", "fresh2")
 # The sets the targets hold on; fresh2 is a measure, and a target there would invite tuning to it.
 TARGETED = ("tuning", "heldout")
 # Tags of the messages that must all be caught: a stated intent or a plan.
