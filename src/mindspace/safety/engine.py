@@ -186,13 +186,13 @@ def _escalate(
     for escalation in rules.escalations:
         if escalation.level.rank <= level.rank:
             continue
-        usable = [
-            e
+        triggers = {e.signal for e in around if e.signal in escalation.when and e.signal in here}
+        partners = {
+            e.signal
             for e in around
-            if not escalation.strong_only or e.level.rank >= RiskLevel.elevated_concern.rank
-        ]
-        triggers = {e.signal for e in usable if e.signal in escalation.when and e.signal in here}
-        partners = {e.signal for e in usable if e.signal in escalation.with_}
+            if e.signal in escalation.with_
+            and (not escalation.strong_partners or e.level.rank >= RiskLevel.elevated_concern.rank)
+        }
         if any(partners - {trigger} for trigger in triggers):
             level = escalation.level
             reasons.append(escalation.reason)
