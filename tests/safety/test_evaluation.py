@@ -48,7 +48,7 @@ def test_the_fresh2_set_is_a_measure_and_never_a_target() -> None:
 
 def test_no_fresh2_message_is_a_near_copy_of_one_the_gate_learns_from() -> None:
     """In letters: the fresh set says something only if nothing it holds was seen (the meaning
-    is checked with the model in tests/safety/test_similarity.py)."""
+    is checked with the model in tests/safety/test_classifier.py)."""
     seen = [e.text.lower() for name in TARGETED for e in load(name)]
     for example in load("fresh2"):
         text = example.text.lower()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from mindspace.safety import AssessmentContext, RiskLevel, Signal, assess
+from mindspace.safety.engine import readable
 from mindspace.safety.rules import compile_patterns, with_words
 
 H, E, N = RiskLevel.high_risk, RiskLevel.elevated_concern, RiskLevel.normal
@@ -22,6 +23,7 @@ H, E, N = RiskLevel.high_risk, RiskLevel.elevated_concern, RiskLevel.normal
         ("I overdosed on my insulin", Signal.suicide_attempt),
         ("I'm going to swallow the whole bottle of tylenol", Signal.plan_or_method),
         ("taking the entire strip of zopiclone after midnight", Signal.plan_or_method),
+        ("going to swallow every pill I can find", Signal.plan_or_method),
         ("I've been hoarding my antidepressants for a month", Signal.plan_or_method),
         ("staring at my mum's painkillers thinking how easy it would be", Signal.plan_or_method),
         # Places and vehicles.
@@ -106,6 +108,8 @@ def test_each_family_reads_phrasing_no_single_rule_spells_out(text: str, signal:
         "duniya ghoomne jana hai",
         "doné toda mi ropa vieja y ya no la voy a usar",
         "me tomé un café y dos ibuprofenos",
+        "take every tablet with water, the leaflet says",
+        "brb going to kill some zombies",
     ],
 )
 def test_each_family_leaves_its_look_alikes_alone(text: str) -> None:
@@ -159,3 +163,20 @@ def test_a_family_is_spelled_out_wherever_a_pattern_names_it() -> None:
     assert regex.search("i took all my tabletts")
     with pytest.raises(ValueError, match="unknown family"):
         with_words("took <pils>", words)
+
+
+@pytest.mark.parametrize(
+    ("text", "left"),
+    [
+        ("main kabhi suicide nahi karunga, bas gussa hoon", "main kabhi 0 , bas gussa hoon"),
+        ("main marna nahi chahti, bas thak gayi hoon", "main 0 , bas thak gayi hoon"),
+        ("we went to kill some zombies after class", "we went to 0 after class"),
+    ],
+)
+def test_denials_and_game_talk_are_blanked_before_the_learned_layer_reads(
+    text: str, left: str
+) -> None:
+    assert assess(text).level is N
+    assert " ".join(readable(text).split()) == left
+    # The wish itself, in the same words, is still read.
+    assert assess("mujhe marna hai").level is H

@@ -138,7 +138,7 @@ class RuleSet:
     rules: tuple[Rule, ...]  # attributing rules first
     negation: re.Pattern[str]
     negation_exempt: re.Pattern[str]
-    # Negations whose clause the similarity layer leaves unread (engine._negated_clauses).
+    # Negations whose clause the learned layer reads apart (engine.negated_clauses).
     unsaid: re.Pattern[str]
     past: re.Pattern[str]
     escalations: tuple[Escalation, ...]
