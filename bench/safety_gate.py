@@ -1,4 +1,4 @@
-"""The safety gate with the similarity layer: latency per message, and the memory of an API
+"""The safety gate with its learned layer: latency per message, and the memory of an API
 process with the embedding model loaded (DESIGN.md: under 1 GB; under 250 MB without it).
 
     python -m bench.safety_gate
@@ -32,7 +32,7 @@ from mindspace.platform.config import Settings
 from mindspace.platform.migrate import upgrade
 from mindspace.safety import engine, evaluation, service
 from mindspace.safety.assessment import AssessmentContext
-from mindspace.safety.similarity import Similarity, exemplars
+from mindspace.safety.classifier import Classifier, model
 
 DATABASE = "mindspace_bench_safety"
 MEMORY_TARGET_MB = 1024.0
@@ -59,14 +59,12 @@ def latency() -> None:
     examples = [e for name in evaluation.SETS for e in evaluation.load(name)]
     encoder = embeddings.shared_encoder()
     started = time.perf_counter()
-    layer = Similarity(
-        encoder, exemplars(), prepare=engine.readable, negated=engine.negated_clauses
-    )
-    print(f"{len(layer.exemplars)} examples embedded in {time.perf_counter() - started:.2f} s")
+    layer = Classifier(encoder, model(), prepare=engine.readable, negated=engine.negated_clauses)
+    print(f"learned layer ready in {time.perf_counter() - started:.2f} s")
     rules = _timed([partial(engine.assess, e.text, e.context) for e in examples])
     # Seen for the first time: every message and its earlier turns are encoded.
     cold = layer.remembering(1)
-    first = _timed([partial(engine.assess, e.text, e.context, similarity=cold) for e in examples])
+    first = _timed([partial(engine.assess, e.text, e.context, classifier=cold) for e in examples])
     # A conversation turn: ten earlier messages already seen, one new.
     turns = [e.text for e in examples]
     warm = layer.remembering(64)
@@ -74,7 +72,7 @@ def latency() -> None:
     for i in range(10, len(turns)):
         context = AssessmentContext(previous=tuple(turns[i - 10 : i]))
         warm.match(context.previous)
-        turn_calls.append(partial(engine.assess, turns[i], context, similarity=warm))
+        turn_calls.append(partial(engine.assess, turns[i], context, classifier=warm))
     turn = _timed(turn_calls)
 
     async def through_the_gate(at_once: int) -> tuple[list[float], float]:
@@ -85,7 +83,7 @@ def latency() -> None:
             await service.assess_off_loop(text, context)
             samples.append(time.perf_counter() - started)
 
-        async with service.similarity_while_running(Settings(embeddings="auto")) as loading:
+        async with service.classifier_while_running(Settings(embeddings="auto")) as loading:
             await loading
             started = time.perf_counter()
             for i in range(0, len(examples), at_once):

@@ -175,7 +175,7 @@ def settings(worker_database_url: str, tmp_path_factory: pytest.TempPathFactory)
         seed_demo_data=False,
         max_body_bytes=64 * 1024,
         # The embedding model loads in the background at start-up: a test that wants the
-        # safety similarity layer turns it on itself (tests/safety/test_gate.py), so no other
+        # safety gate's learned layer turns it on itself (tests/safety/test_gate.py), so no other
         # test's outcome depends on whether the load has finished.
         embeddings="off",
     )

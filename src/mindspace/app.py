@@ -247,9 +247,9 @@ def create_app(settings: Settings | None = None, *, run_background: bool = False
         gc.collect()
         gc.freeze()
         try:
-            # The safety gate's similarity layer loads in the background: no request waits for
+            # The safety gate's learned layer loads in the background: no request waits for
             # the model, and readiness holds traffic back until it is in.
-            async with safety_service.similarity_while_running(settings) as loading:
+            async with safety_service.classifier_while_running(settings) as loading:
                 app.state.warm_up = [loading]
                 yield
         finally:

@@ -11,12 +11,13 @@ from typer.testing import CliRunner
 from mindspace.cli import app
 from mindspace.platform import embeddings
 from mindspace.platform.config import get_settings
+from mindspace.safety import training
 
 runner = CliRunner()
 needs_the_model = pytest.mark.skipif(
     not embeddings.extra_installed(), reason="needs the `ai` extra (part of `dev`)"
 )
-MISSED_BY_THE_RULES = "I've been saving my sleeping tablets"
+MISSED_BY_THE_RULES = "my heart can stop tonight, I've made sure of it"
 
 
 @pytest.fixture
@@ -52,12 +53,12 @@ def test_assess_a_conversation_carries_context() -> None:
 
 
 @needs_the_model
-def test_assess_uses_the_similarity_layer_unless_told_not_to() -> None:
+def test_assess_uses_the_learned_layer_unless_told_not_to() -> None:
     result = runner.invoke(app, ["safety", "assess", MISSED_BY_THE_RULES])
     assert result.exit_code == 0, result.output
     line = json.loads(result.output)
     assert (line["level"], line["signals"]) == ("high_risk", ["similar_phrasing"])
-    alone = runner.invoke(app, ["safety", "assess", "--no-similarity", MISSED_BY_THE_RULES])
+    alone = runner.invoke(app, ["safety", "assess", "--no-classifier", MISSED_BY_THE_RULES])
     assert json.loads(alone.output)["level"] == "normal"
 
 
@@ -65,7 +66,7 @@ def test_assess_uses_the_similarity_layer_unless_told_not_to() -> None:
 def test_with_embeddings_off_the_rules_alone_assess() -> None:
     result = runner.invoke(app, ["safety", "assess", MISSED_BY_THE_RULES])
     assert result.exit_code == 0, result.output
-    assert "similarity layer off" in result.stderr
+    assert "learned layer off" in result.stderr
     assert json.loads(result.stdout)["level"] == "normal"
 
 
@@ -76,7 +77,7 @@ def test_evaluate_prints_the_rules_alone_and_with_the_layer_and_succeeds() -> No
     assert "precision" in result.output
     assert "confusion" in result.output
     assert "== heldout · rules: 133 messages" in result.output
-    assert "== heldout · rules + similarity: 133 messages" in result.output
+    assert "== heldout · rules + classifier: 133 messages" in result.output
     assert "all targets met (heldout)" in result.output
 
 
@@ -85,24 +86,35 @@ def test_evaluate_with_embeddings_off_measures_the_rules_alone() -> None:
     result = runner.invoke(app, ["safety", "evaluate", "--set", "tuning"])
     assert result.exit_code == 0, result.output
     assert "tuning · rules" in result.stdout
-    assert "similarity" not in result.stdout
+    assert "classifier" not in result.stdout
     assert "all targets met (tuning)" in result.stdout
 
 
 @pytest.mark.usefixtures("embeddings_off")
-def test_the_fresh_set_is_reported_and_never_fails_the_run() -> None:
+def test_the_fresh2_set_is_reported_and_never_fails_the_run() -> None:
     # The rules miss most of it; that is what it is for, and no target applies.
-    result = runner.invoke(app, ["safety", "evaluate", "--set", "fresh"])
+    result = runner.invoke(app, ["safety", "evaluate", "--set", "fresh2"])
     assert result.exit_code == 0, result.output
-    assert "== fresh · rules: 110 messages" in result.stdout
+    assert "== fresh2 · rules: 183 messages" in result.stdout
     assert "targets missed" not in result.output
 
 
 @pytest.mark.usefixtures("embeddings_off")
-def test_calibrate_needs_the_model() -> None:
-    result = runner.invoke(app, ["safety", "calibrate"])
+def test_train_needs_the_model() -> None:
+    result = runner.invoke(app, ["safety", "train"])
     assert result.exit_code == 2
-    assert "similarity layer off" in result.stderr
+    assert "cannot train without the embedding model" in result.stderr
+
+
+@needs_the_model
+def test_train_check_finds_the_shipped_file_is_what_training_gives() -> None:
+    """The whole `mindspace safety train` once (embeddings, cross-validation, thresholds,
+    weights), compared with data/classifier.json; nothing is written."""
+    before = training.shipped_text()
+    result = runner.invoke(app, ["safety", "train", "--check"])
+    assert result.exit_code == 0, result.output
+    assert "the shipped weights are what training gives" in result.stdout
+    assert training.shipped_text() == before
 
 
 def test_evaluate_refuses_an_unknown_set() -> None:

@@ -1,4 +1,4 @@
-"""The gate other domains call: the rules alone until the process has loaded the similarity
+"""The gate other domains call: the rules alone until the process has loaded the learned
 layer at start-up, the rules and the layer after; the rules alone throughout when embeddings
 are off."""
 
@@ -20,15 +20,15 @@ pytestmark = pytest.mark.asyncio
 needs_the_model = pytest.mark.skipif(
     not embeddings.extra_installed(), reason="needs the `ai` extra (part of `dev`)"
 )
-# No rule knows it; the similarity layer reads it as saving up a means.
-MISSED_BY_THE_RULES = "I've been saving my sleeping tablets"
+# No rule knows it (tests/safety/test_classifier.py); the learned layer reads it as high risk.
+MISSED_BY_THE_RULES = "my heart can stop tonight, I've made sure of it"
 
 
 async def test_with_embeddings_off_the_rules_alone_assess(settings: Settings) -> None:
     assert settings.embeddings == "off"
-    async with service.similarity_while_running(settings) as loading:
+    async with service.classifier_while_running(settings) as loading:
         await loading
-        assert service.active_similarity() is None
+        assert service.active_classifier() is None
         result = await service.assess_off_loop(MISSED_BY_THE_RULES)
         assert result.level is RiskLevel.normal
         assert (await service.assess_off_loop("I want to kill myself")).level is RiskLevel.high_risk
@@ -37,23 +37,23 @@ async def test_with_embeddings_off_the_rules_alone_assess(settings: Settings) ->
 @needs_the_model
 async def test_once_loaded_the_gate_adds_the_layer(settings: Settings) -> None:
     auto = settings.model_copy(update={"embeddings": "auto"})
-    async with service.similarity_while_running(auto) as loading:
+    async with service.classifier_while_running(auto) as loading:
         # Nothing waits for the model: until it is in, the rules alone answer.
-        assert service.active_similarity() is None
+        assert service.active_classifier() is None
         assert (await service.assess_off_loop(MISSED_BY_THE_RULES)).level is RiskLevel.normal
         await loading
-        assert service.active_similarity() is service.similarity_layer(embeddings.shared_encoder())
+        assert service.active_classifier() is service.classifier_layer(embeddings.shared_encoder())
         result = await service.assess_off_loop(MISSED_BY_THE_RULES)
         assert result.level is RiskLevel.high_risk
         assert Signal.similar_phrasing in result.signals
     # The app is gone: the process is back to what it had before.
-    assert service.active_similarity() is None
+    assert service.active_classifier() is None
 
 
 @needs_the_model
 async def test_the_gate_encodes_in_a_thread_and_keeps_the_loop_free(settings: Settings) -> None:
     auto = settings.model_copy(update={"embeddings": "auto"})
-    async with service.similarity_while_running(auto) as loading:
+    async with service.classifier_while_running(auto) as loading:
         await loading
         ticks = 0
 
@@ -67,9 +67,9 @@ async def test_the_gate_encodes_in_a_thread_and_keeps_the_loop_free(settings: Se
         texts = [f"message number {i} about my sleeping tablets" for i in range(8)]
         results = await asyncio.gather(*(service.assess_off_loop(t) for t in texts))
         ticking.cancel()
-        layer = service.active_similarity()
+        layer = service.active_classifier()
         assert [r.level for r in results] == [
-            service.assess(t, similarity=layer).level for t in texts
+            service.assess(t, classifier=layer).level for t in texts
         ]
         # The loop ran other work while the model encoded, far more than once per message.
         assert ticks > 50
@@ -91,5 +91,5 @@ async def test_an_app_loads_the_layer_in_the_background_and_is_ready_once_it_is_
                 assert "warming up" in response.json()["detail"]
                 await asyncio.sleep(0.1)
             assert response.status_code == 200, response.text
-        assert service.active_similarity() is not None
-    assert service.active_similarity() is None
+        assert service.active_classifier() is not None
+    assert service.active_classifier() is None

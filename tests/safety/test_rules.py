@@ -10,7 +10,7 @@ from mindspace.safety.rules import LANGUAGES, compile_patterns, ruleset, stretch
 
 def test_every_signal_has_a_rule() -> None:
     used = {rule.signal for rule in ruleset().rules}
-    # Similar phrasing is the similarity layer's own signal, never a rule's.
+    # Similar phrasing is the learned layer's own signal, never a rule's.
     assert used == set(Signal) - {Signal.similar_phrasing}
 
 

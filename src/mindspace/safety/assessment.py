@@ -39,7 +39,8 @@ class Signal(enum.StrEnum):
     burden = "burden"
     passive_ideation = "passive_ideation"
     third_party_concern = "third_party_concern"
-    # The similarity layer: near curated examples of a warning sign, in words no rule knows.
+    # The learned layer (safety.classifier): phrased like the labelled warning signs it was
+    # trained on, in words no rule knows. The slug predates the classifier and stays stable.
     similar_phrasing = "similar_phrasing"
     # Context only: never a concern alone, but they make a means question or a goodbye one.
     stressor = "stressor"
@@ -54,7 +55,7 @@ CONTEXT_ONLY_SIGNALS = frozenset({Signal.stressor, Signal.distress})
 class Evidence:
     signal: Signal
     level: RiskLevel
-    # The normalised words that matched; for similar phrasing, the curated example it is near.
+    # The normalised words that matched; for similar phrasing, the piece of the text it read.
     excerpt: str
 
 

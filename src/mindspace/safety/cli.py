@@ -1,13 +1,14 @@
-"""`mindspace safety ...`: assess messages, run the labelled evaluation and calibrate the
-similarity layer from a terminal.
+"""`mindspace safety ...`: assess messages, run the labelled evaluation and train the learned
+layer from a terminal.
 
-The similarity layer is used whenever settings allow it and the `ai` extra is installed; the
-model loads first (a few seconds). `--no-similarity` assesses with the rules alone.
+The learned layer is used whenever settings allow it and the `ai` extra is installed; the
+embedding model loads first (a few seconds). `--no-classifier` assesses with the rules alone.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import orjson
@@ -17,34 +18,31 @@ from mindspace.platform import embeddings
 from mindspace.platform.config import get_settings
 from mindspace.safety import evaluation
 from mindspace.safety.assessment import Assessment, AssessmentContext, RiskLevel
+from mindspace.safety.classifier import Classifier
 from mindspace.safety.engine import assess as assess_text
-from mindspace.safety.service import similarity_layer
-from mindspace.safety.similarity import Similarity
+from mindspace.safety.engine import readable
+from mindspace.safety.service import classifier_layer
 
 app = typer.Typer(help="Risk assessment of free text, and its evaluation.", no_args_is_help=True)
-_CEILINGS = evaluation.Ceilings()
 
 Layer = Annotated[
     bool,
     typer.Option(
-        "--similarity/--no-similarity",
-        help="Add the similarity layer when available (MINDSPACE_EMBEDDINGS, the `ai` extra)",
+        "--classifier/--no-classifier",
+        help="Add the learned layer when available (MINDSPACE_EMBEDDINGS, the `ai` extra)",
     ),
 ]
+_OFF = "(MINDSPACE_EMBEDDINGS=off or the `ai` extra is missing)"
 
 
-def _layer(wanted: bool) -> Similarity | None:
+def _layer(wanted: bool) -> Classifier | None:
     if not wanted:
         return None
     encoder = embeddings.encoder_for(get_settings())
     if encoder is None:
-        typer.echo(
-            "similarity layer off (MINDSPACE_EMBEDDINGS=off or the `ai` extra is missing): "
-            "the rules alone assess",
-            err=True,
-        )
+        typer.echo(f"learned layer off {_OFF}: the rules alone assess", err=True)
         return None
-    return similarity_layer(encoder)
+    return classifier_layer(encoder)
 
 
 @app.command()
@@ -59,10 +57,10 @@ def assess(
             "the ones before"
         ),
     ] = False,
-    similarity: Layer = True,
+    classifier: Layer = True,
 ) -> None:
     """Print one JSON object per message: level, signals and reason."""
-    layer = _layer(similarity)
+    layer = _layer(classifier)
     messages = [message] if message is not None else (line.rstrip("\n") for line in sys.stdin)
     previous: list[str] = []
     level = RiskLevel.normal
@@ -70,7 +68,7 @@ def assess(
         if not text.strip():
             continue
         context = AssessmentContext(previous=tuple(previous), session_level=level)
-        result = assess_text(text, context if conversation else None, similarity=layer)
+        result = assess_text(text, context if conversation else None, classifier=layer)
         if conversation:
             previous.append(text)
             level = result.level
@@ -80,26 +78,26 @@ def assess(
 
 @app.command()
 def evaluate(
-    which: Annotated[str, typer.Option("--set", help="tuning, heldout, fresh or all")] = "all",
+    which: Annotated[str, typer.Option("--set", help="tuning, heldout, fresh2 or all")] = "all",
     misses: Annotated[bool, typer.Option(help="List every message assessed wrongly")] = False,
-    similarity: Layer = True,
+    classifier: Layer = True,
 ) -> None:
     """Precision and recall per level and the confusion matrix, for the rules alone and with
-    the similarity layer; exits 1 when a target is missed on the tuning or held-out set (high
-    risk recall, explicit intent or plan caught, false high risk on normal). The fresh set is
+    the learned layer; exits 1 when a target is missed on the tuning or held-out set (high
+    risk recall, explicit intent or plan caught, false high risk on normal). The fresh2 set is
     reported, never held to the targets."""
     names = evaluation.SETS if which == "all" else (which,)
     if any(name not in evaluation.SETS for name in names):
         typer.echo(f"unknown set {which!r}; choose {', '.join(evaluation.SETS)} or all", err=True)
         raise typer.Exit(2)
-    layer = _layer(similarity)
+    layer = _layer(classifier)
     assessors: list[tuple[str, evaluation.Assessor]] = [("rules", assess_text)]
     if layer is not None:
 
         def with_layer(text: str, context: AssessmentContext) -> Assessment:
-            return assess_text(text, context, similarity=layer)
+            return assess_text(text, context, classifier=layer)
 
-        assessors.append(("rules + similarity", with_layer))
+        assessors.append(("rules + classifier", with_layer))
     targets = evaluation.Targets()
     failed: list[str] = []
     reports: list[evaluation.Report] = []
@@ -127,40 +125,50 @@ def evaluate(
 
 
 @app.command()
-def calibrate(
-    max_false_high: Annotated[
-        float, typer.Option(help="Ceiling on normal → high risk")
-    ] = _CEILINGS.false_high_on_normal,
-    max_flagged_normal: Annotated[
-        float, typer.Option(help="Ceiling on normal → any concern")
-    ] = _CEILINGS.flagged_normal,
-    max_raised_elevated: Annotated[
-        float, typer.Option(help="Ceiling on elevated → high")
-    ] = _CEILINGS.raised_elevated,
+def train(
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Write the weights here instead of the package's data/classifier.json"),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            help="Write nothing; exit 1 unless training now gives the shipped file's model"
+        ),
+    ] = False,
 ) -> None:
-    """The similarity layer's best thresholds on the tuning set (never another set): copy the
-    chosen line into data/exemplars.toml."""
-    layer = _layer(True)
-    if layer is None:
+    """Train the learned layer on the training side (the tuning set and the curated examples)
+    and write its weights and cross-validated thresholds. The same inputs give the same file.
+    Needs the `ai` extra (scikit-learn)."""
+    encoder = embeddings.encoder_for(get_settings())
+    if encoder is None:
+        typer.echo(f"cannot train without the embedding model {_OFF}", err=True)
         raise typer.Exit(2)
-    ceilings = evaluation.Ceilings(max_false_high, max_flagged_normal, max_raised_elevated)
-    found = evaluation.calibrate(layer, evaluation.load("tuning"), ceilings)
-    if not found:
-        typer.echo("no thresholds keep the combined costs under the ceilings", err=True)
-        raise typer.Exit(1)
+    from mindspace.safety import training  # scikit-learn, at train time only
+
+    trained = training.train(encoder, readable)
+    text = training.render(trained)
+    if check:
+        shipped = training.shipped_text()
+        differences = training.differences(shipped, text)
+        if differences:
+            typer.echo("the shipped weights are not what training gives now:", err=True)
+            for line in differences:
+                typer.echo(f"  {line}", err=True)
+            raise typer.Exit(1)
+        typer.echo("the shipped weights are what training gives")
+        return
+    target = output or training.shipped_path()
+    target.write_text(text, encoding="utf-8")
+    t = trained.model.thresholds
+    c = trained.costs
     typer.echo(
-        f"{'high':>6}{'elev':>6}{'margin':>8}{'alone: high':>13}{'concern':>9}{'elevated':>10}"
-        f"{'both: false high':>18}{'flagged':>9}{'raised':>8}"
+        f"wrote {target}: {trained.rows} rows ({trained.tuning_rows} tuning messages), "
+        f"C={trained.strength}, thresholds high {t.high_risk} concern {t.elevated_concern}"
     )
-    for c in found:
-        t = c.thresholds
-        typer.echo(
-            f"{t.high_risk:>6.2f}{t.elevated_concern:>6.2f}{t.margin:>8.2f}{c.alone_high:>13.3f}"
-            f"{c.alone_concern:>9.3f}{c.alone_elevated:>10.3f}{c.false_high_on_normal:>18.3f}"
-            f"{c.flagged_normal:>9.3f}{c.raised_elevated:>8.3f}"
-        )
-    current = layer.thresholds
     typer.echo(
-        f"in use: high {current.high_risk} elevated {current.elevated_concern}"
-        f" margin {current.margin}"
+        f"cross-validated on the tuning messages, the layer alone: high risk at high "
+        f"{c.high_at_high:.3f}, flagged {c.high_flagged:.3f}; elevated flagged "
+        f"{c.elevated_flagged:.3f}; normal raised to high {c.false_high_on_normal:.3f}, "
+        f"flagged {c.flagged_normal:.3f}"
     )

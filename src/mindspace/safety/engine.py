@@ -2,9 +2,9 @@
 negation and tense, then combine the signals with the conversation so far.
 
 Pure CPU work on short strings, with no I/O: typically well under a millisecond per message.
-With a similarity layer (safety.similarity) the nearest curated examples of each message may add
-a `similar_phrasing` signal that raises its level, and stand for the warning sign they resemble
-when signals combine; the rules' findings are never taken away.
+With the learned layer (safety.classifier) each message's reading may add a `similar_phrasing`
+signal that raises its level and counts as an indirect warning sign when signals combine; the
+rules' findings are never taken away.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from mindspace.safety.assessment import (
     RiskLevel,
     Signal,
 )
+from mindspace.safety.classifier import Classifier, Match
 from mindspace.safety.normalise import normalise
 from mindspace.safety.rules import Rule, RuleSet, ruleset
-from mindspace.safety.similarity import Match, Similarity
 
 # A blanked span becomes this token: a word no pattern reads or reaches across.
 _BLANK = " 0 "
@@ -42,11 +42,9 @@ MAX_PREVIOUS = 20
 class _Scan:
     evidence: tuple[Evidence, ...]
     negated: tuple[str, ...]  # phrases found but negated, for the reason
-    # What is left for the similarity layer to read: idioms, other people's words and negated
+    # What is left for the learned layer to read: idioms, other people's words and negated
     # phrases blanked, since a sentence embedding reads "I would never kill myself" as a wish.
     readable: str = ""
-    # The warning sign a similar example stands for: counts when signals combine, not alone.
-    resembles: tuple[Evidence, ...] = ()
 
     @property
     def level(self) -> RiskLevel:
@@ -90,8 +88,8 @@ def _is_negated(rules: RuleSet, text: str, start: int) -> bool:
 
 def negated_clauses(text: str) -> list[str]:
     """In readable text: what each of the rules' `unsaid` negations reaches, the words after it
-    in its clause, as far as a negation may stand from what it negates. The similarity layer
-    drops a match these words reach by themselves: "I'm not done with living" is not a wish to
+    in its clause, as far as a negation may stand from what it negates. The learned layer
+    drops a finding these words reach by themselves: "I'm not done with living" is not a wish to
     die, though a sentence embedding reads it as one."""
     rules = ruleset()
     # Exempt phrases ("not sure", "not ok") become spaces of the same length: offsets hold.
@@ -156,24 +154,22 @@ def _scan(text: str) -> _Scan:
 
 
 def readable(text: str) -> str:
-    """What the similarity layer reads of a text: normalised, slang spelled out, and idioms,
+    """What the learned layer reads of a text: normalised, slang spelled out, and idioms,
     other people's words and negated phrases blanked (see `_Scan.readable`)."""
     return _scan(text).readable.strip()
 
 
 def _with_match(scan: _Scan, match: Match) -> _Scan:
-    """The scan with what the similarity layer found, when that is more than the rules found.
+    """The scan with what the learned layer found, when that is more than the rules found.
 
-    Only then does the example's warning sign count when signals combine: where the rules
-    already read the message, a near example would count the same words twice (a "burden"
-    message whose nearest example is filed under hopelessness is not both).
+    Only then does it count when signals combine (escalations.toml): where the rules already
+    read the message, the layer's finding would count the same words twice, and a hopeless
+    message would become "hopelessness and another sign" by itself.
     """
-    if match.exemplar is None or match.level.rank <= scan.level.rank:
+    if match.level.rank <= scan.level.rank:
         return scan
-    found = Evidence(Signal.similar_phrasing, match.level, match.exemplar.text)
-    signal = match.exemplar.signal
-    resembles = (Evidence(signal, match.level, match.exemplar.text),) if signal else ()
-    return replace(scan, evidence=(*scan.evidence, found), resembles=resembles)
+    found = Evidence(Signal.similar_phrasing, match.level, match.excerpt)
+    return replace(scan, evidence=(*scan.evidence, found))
 
 
 def _escalate(
@@ -181,18 +177,18 @@ def _escalate(
 ) -> tuple[RiskLevel, list[str]]:
     level = current.level
     reasons: list[str] = []
-    here = {e.signal for e in (*current.evidence, *current.resembles)}
-    around = [e for scan in (current, *earlier) for e in (*scan.evidence, *scan.resembles)]
+    here = {e.signal for e in current.evidence}
+    around = [e for scan in (current, *earlier) for e in scan.evidence]
     for escalation in rules.escalations:
         if escalation.level.rank <= level.rank:
             continue
-        usable = [
-            e
+        triggers = {e.signal for e in around if e.signal in escalation.when and e.signal in here}
+        partners = {
+            e.signal
             for e in around
-            if not escalation.strong_only or e.level.rank >= RiskLevel.elevated_concern.rank
-        ]
-        triggers = {e.signal for e in usable if e.signal in escalation.when and e.signal in here}
-        partners = {e.signal for e in usable if e.signal in escalation.with_}
+            if e.signal in escalation.with_
+            and (not escalation.strong_partners or e.level.rank >= RiskLevel.elevated_concern.rank)
+        }
         if any(partners - {trigger} for trigger in triggers):
             level = escalation.level
             reasons.append(escalation.reason)
@@ -229,7 +225,7 @@ def _describe(level: RiskLevel, scan: _Scan, escalations: list[str], carried: Ri
 
 
 def assess(
-    text: str, context: AssessmentContext | None = None, *, similarity: Similarity | None = None
+    text: str, context: AssessmentContext | None = None, *, classifier: Classifier | None = None
 ) -> Assessment:
     """Assess one message from a person, in the light of their earlier messages.
 
@@ -237,16 +233,16 @@ def assess(
     message's own level, so a "never mind, I'm fine" after a disclosure keeps the session
     where it was until a human closes it.
 
-    With `similarity` (blocking: it encodes the messages not seen recently, about 15 ms for
-    one), each message's nearest curated examples are added to what the rules found.
+    With `classifier` (blocking: it encodes the messages not seen recently, about 15 ms for
+    one), each message's reading by the learned layer is added to what the rules found.
     """
     context = context or AssessmentContext()
     rules = ruleset()
     previous = context.previous[-MAX_PREVIOUS:]
     current = _scan(text)
     earlier = [_scan(p) for p in previous]
-    if similarity is not None:
-        matches = similarity.match([text, *previous])
+    if classifier is not None:
+        matches = classifier.match([text, *previous])
         current = _with_match(current, matches[0])
         earlier = [_with_match(scan, m) for scan, m in zip(earlier, matches[1:], strict=True)]
     level, escalations = _escalate(rules, current, earlier)

@@ -7,6 +7,11 @@ reads like the phrases it catches:
   ("kill" matches "kil", "killll"; "jana" matches "jaana");
 - a space accepts any run of non-word characters ("i. want. to. die.").
 Patterns only match whole words (no letter or digit right before or after).
+
+A language file may name families of words once, in its `[words]` table (`substance = ["pills",
+"lithium", ...]`), and a pattern uses a family by name in angle brackets (`took <substance>`):
+one list of substances, means or body parts serves every rule that needs it, so a word added to
+the family reaches all of them.
 """
 
 from __future__ import annotations
@@ -68,6 +73,21 @@ def stretch(pattern: str) -> str:
     return "".join(out)
 
 
+_FAMILY = re.compile(r"(?<!\?P)<([a-z_]+)>")
+
+
+def with_words(pattern: str, words: dict[str, list[str]]) -> str:
+    """The pattern with each `<family>` replaced by its words, as one group."""
+
+    def family(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in words:
+            raise ValueError(f"pattern {pattern!r} names an unknown family of words <{name}>")
+        return "(?:" + "|".join(words[name]) + ")"
+
+    return _FAMILY.sub(family, pattern)
+
+
 def compile_patterns(patterns: list[str]) -> re.Pattern[str]:
     body = "|".join(f"(?:{stretch(p)})" for p in patterns)
     return re.compile(rf"(?<![a-z0-9])(?:{body})(?![a-z0-9])")
@@ -101,7 +121,7 @@ class Escalation:
     with_: frozenset[Signal]  # and a different one of these here or earlier in the conversation
     level: RiskLevel
     reason: str
-    strong_only: bool  # count only signals found at elevated_concern or above
+    strong_partners: bool  # count only partners found at elevated_concern or above
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +138,7 @@ class RuleSet:
     rules: tuple[Rule, ...]  # attributing rules first
     negation: re.Pattern[str]
     negation_exempt: re.Pattern[str]
-    # Negations whose clause the similarity layer leaves unread (engine._negated_clauses).
+    # Negations whose clause the learned layer reads apart (engine.negated_clauses).
     unsaid: re.Pattern[str]
     past: re.Pattern[str]
     escalations: tuple[Escalation, ...]
@@ -132,6 +152,27 @@ def _load(name: str) -> dict[str, Any]:
     return tomllib.loads(data)
 
 
+_PLAIN = frozenset({"name", "replace", "signal", "level", "past_level"})
+
+
+def _expand(data: dict[str, Any]) -> dict[str, Any]:
+    """The file's patterns with its families of words spelled out (see `with_words`)."""
+    words: dict[str, list[str]] = data.pop("words", {})
+
+    def walk(value: Any, key: str = "") -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, key) for v in value]
+        # Names, reasons and replacements are plain text, not patterns.
+        if isinstance(value, str) and key not in _PLAIN:
+            return with_words(value, words)
+        return value
+
+    expanded: dict[str, Any] = walk(data)
+    return expanded
+
+
 @cache
 def ruleset() -> RuleSet:
     slang: list[Slang] = []
@@ -143,7 +184,7 @@ def ruleset() -> RuleSet:
     unsaid: list[str] = []
     past: list[str] = []
     for language in LANGUAGES:
-        data = _load(f"rules/{language}.toml")
+        data = _expand(_load(f"rules/{language}.toml"))
         slang += [
             Slang(compile_patterns([s["pattern"]]), s["replace"]) for s in data.get("slang", [])
         ]
@@ -178,7 +219,7 @@ def ruleset() -> RuleSet:
             with_=frozenset(map(Signal, e["with"])),
             level=RiskLevel(e["level"]),
             reason=e["reason"],
-            strong_only=e.get("strong_only", False),
+            strong_partners=e.get("strong_partners", False),
         )
         for e in _load("escalations.toml")["escalation"]
     )

@@ -3,11 +3,12 @@ safety plan (one per person, read and replaced whole).
 
 Other domains import this module only: `from mindspace.safety import service as safety`.
 
-The gate (`assess_off_loop`) is the rules, plus the similarity layer once this process has
-loaded it. An app loads it in the background at start-up (`similarity_while_running`, about
-6 s for the model and 1 s for the examples); until then, and always when settings turn
-embeddings off or the `ai` extra is missing, the rules alone assess. No request waits for the
-model, and readiness holds traffic back until it is in.
+The gate (`assess_off_loop`) is the rules, plus the learned layer (safety.classifier) once
+this process has loaded it. An app loads it in the background at start-up
+(`classifier_while_running`, about 6 s for the embedding model; the layer's own weights are a
+small file); until then, and always when settings turn embeddings off or the `ai` extra is
+missing, the rules alone assess. No request waits for the model, and readiness holds traffic
+back until it is in.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ from mindspace.safety.assessment import (
     RiskLevel,
     Signal,
 )
+from mindspace.safety.classifier import Classifier, Encoder, model
 from mindspace.safety.engine import assess, negated_clauses, readable
 from mindspace.safety.models import PLAN_SECTIONS
 from mindspace.safety.models import SafetyPlan as SafetyPlanRow
 from mindspace.safety.resources import crisis_resources
 from mindspace.safety.schemas import CrisisResources, CrisisSupport, SafetyPlan, SafetyPlanInput
-from mindspace.safety.similarity import Encoder, Similarity, exemplars
 
 log = logging.getLogger(__name__)
 
@@ -46,21 +47,21 @@ __all__ = [
     "CONTEXT_ONLY_SIGNALS",
     "Assessment",
     "AssessmentContext",
+    "Classifier",
     "CrisisResources",
     "CrisisSupport",
     "RiskLevel",
     "Signal",
-    "Similarity",
-    "active_similarity",
+    "active_classifier",
     "assess",
     "assess_off_loop",
+    "classifier_layer",
+    "classifier_while_running",
     "crisis_resources",
     "crisis_support",
     "export_safety",
     "get_plan",
     "replace_plan",
-    "similarity_layer",
-    "similarity_while_running",
 ]
 # Below this a message is assessed on the event loop: a fraction of a millisecond, less than
 # the hop to a thread. Journal-length text goes to a thread.
@@ -68,58 +69,58 @@ _ON_LOOP_CHARS = 1_000
 
 
 async def assess_off_loop(text: str, context: AssessmentContext | None = None) -> Assessment:
-    """The gate, for async callers: the rules, and the similarity layer when this process has
+    """The gate, for async callers: the rules, and the learned layer when this process has
     it. Encoding (about 15 ms a message) and long texts run in a worker thread."""
     layer = _active
     if layer is None and len(text) <= _ON_LOOP_CHARS:
         return assess(text, context)
-    return await asyncio.to_thread(assess, text, context, similarity=layer)
+    return await asyncio.to_thread(assess, text, context, classifier=layer)
 
 
 @cache
-def similarity_layer(encoder: Encoder) -> Similarity:
-    """The layer over this encoder; the examples are embedded on the first call only."""
-    return Similarity(encoder, exemplars(), prepare=readable, negated=negated_clauses)
+def classifier_layer(encoder: Encoder) -> Classifier:
+    """The learned layer over this encoder, with the shipped weights."""
+    return Classifier(encoder, model(), prepare=readable, negated=negated_clauses)
 
 
 # The layer the gate uses in this process; None means the rules alone. One per process, like
 # the model it holds, and set only by an app's start-up (or a test standing in for one).
-_active: Similarity | None = None
+_active: Classifier | None = None
 
 
-def active_similarity() -> Similarity | None:
+def active_classifier() -> Classifier | None:
     return _active
 
 
-def _use(layer: Similarity | None) -> None:
+def _use(layer: Classifier | None) -> None:
     global _active  # the process-wide switch, by design
     _active = layer
 
 
-async def _load_similarity(settings: Settings) -> None:
+async def _load_classifier(settings: Settings) -> None:
     try:
         encoder = await embeddings.load_in_background(settings)
         if encoder is None:
-            log.info("safety similarity layer off: embeddings disabled or the `ai` extra missing")
+            log.info("safety learned layer off: embeddings disabled or the `ai` extra missing")
             return
-        layer = await asyncio.to_thread(similarity_layer, encoder)
+        layer = await asyncio.to_thread(classifier_layer, encoder)
     except Exception:
         # The rules still stand; a broken model install must not take the service down.
-        log.exception("safety similarity layer failed to load; the rules alone assess")
+        log.exception("safety learned layer failed to load; the rules alone assess")
         return
     _use(layer)
-    log.info("safety similarity layer on", extra={"exemplars": len(layer.exemplars)})
+    log.info("safety learned layer on", extra={"thresholds": str(layer.thresholds)})
 
 
 @contextlib.asynccontextmanager
-async def similarity_while_running(settings: Settings) -> AsyncIterator[asyncio.Task[None]]:
-    """For an app's lifespan: loads the similarity layer in the background and has the gate use
+async def classifier_while_running(settings: Settings) -> AsyncIterator[asyncio.Task[None]]:
+    """For an app's lifespan: loads the learned layer in the background and has the gate use
     it once loaded; the rules alone until then. Yields the loading task (done at once when
     embeddings are off), which readiness waits for. On exit the process's previous layer is
     put back."""
     previous = _active
     _use(None)
-    task = asyncio.create_task(_load_similarity(settings))
+    task = asyncio.create_task(_load_classifier(settings))
     try:
         yield task
     finally:

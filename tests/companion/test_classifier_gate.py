@@ -1,4 +1,4 @@
-"""The companion's gate with the safety similarity layer loaded: a crisis in words no rule
+"""The companion's gate with the safety gate's learned layer loaded: a crisis in words no rule
 knows gets the crisis response, the lines and the alert, as one the rules know does."""
 
 from __future__ import annotations
@@ -24,18 +24,18 @@ pytestmark = [
         not embeddings.extra_installed(), reason="needs the `ai` extra (part of `dev`)"
     ),
 ]
-# No rule knows it (tests/safety/test_similarity.py); the layer reads it as saving up a means.
-MISSED_BY_THE_RULES = "I've been saving my sleeping tablets"
+# No rule knows it (tests/safety/test_classifier.py); the learned layer reads it as high risk.
+MISSED_BY_THE_RULES = "my heart can stop tonight, I've made sure of it"
 
 
 @pytest_asyncio.fixture
-async def similarity_on(settings: Settings) -> AsyncIterator[None]:
+async def classifier_on(settings: Settings) -> AsyncIterator[None]:
     """What the app's start-up does when embeddings are on, waited for."""
-    async with safety.similarity_while_running(
+    async with safety.classifier_while_running(
         settings.model_copy(update={"embeddings": "auto"})
     ) as loading:
         await loading
-        assert safety.active_similarity() is not None
+        assert safety.active_classifier() is not None
         yield
 
 
@@ -48,7 +48,7 @@ async def _alerts(owner_engine: AsyncEngine) -> list[dict[str, Any]]:
 async def test_without_the_layer_the_rules_let_it_through(
     client: httpx.AsyncClient, user: Person, owner_engine: AsyncEngine
 ) -> None:
-    assert safety.active_similarity() is None
+    assert safety.active_classifier() is None
     conversation = await start(client, user)
     turn = await send(client, user, conversation, MISSED_BY_THE_RULES)
     assert turn["replies"][0]["kind"] == "reply"
@@ -56,7 +56,7 @@ async def test_without_the_layer_the_rules_let_it_through(
     assert await _alerts(owner_engine) == []
 
 
-@pytest.mark.usefixtures("similarity_on")
+@pytest.mark.usefixtures("classifier_on")
 async def test_a_crisis_only_the_layer_sees_gets_the_crisis_response(
     client: httpx.AsyncClient, user: Person, owner_engine: AsyncEngine
 ) -> None:
@@ -74,7 +74,7 @@ async def test_a_crisis_only_the_layer_sees_gets_the_crisis_response(
     assert alert["signals"] == ["similar_phrasing"]
 
 
-@pytest.mark.usefixtures("similarity_on")
+@pytest.mark.usefixtures("classifier_on")
 async def test_an_indirect_sign_it_finds_after_hopelessness_is_a_crisis(
     client: httpx.AsyncClient, user: Person
 ) -> None:
@@ -88,7 +88,7 @@ async def test_an_indirect_sign_it_finds_after_hopelessness_is_a_crisis(
     assert turn["conversation"]["safety_state"] == "high_risk"
 
 
-@pytest.mark.usefixtures("similarity_on")
+@pytest.mark.usefixtures("classifier_on")
 async def test_a_denial_gets_an_ordinary_reply(client: httpx.AsyncClient, user: Person) -> None:
     conversation = await start(client, user)
     turn = await send(client, user, conversation, "I'm not done with living, just tired")
