@@ -90,7 +90,8 @@ class SentenceEncoder:
         batch: list[_Call] = []
         with self._mutex:
             while self._waiting and (
-                not batch or sum(len(c.texts) for c in batch) + len(self._waiting[0].texts)
+                not batch
+                or sum(len(c.texts) for c in batch) + len(self._waiting[0].texts)
                 <= self.MAX_BATCH_TEXTS
             ):
                 batch.append(self._waiting.popleft())
