@@ -58,7 +58,7 @@ NOTES = (
     "directly), the whole two years asked for on every request.",
     "Journal create: one account writes a new entry per request (sanitize, seal title, body "
     "and tags with its data key, blind-index the words, insert); the table grows as it runs.",
-    "Journal create, similarity layer on: the same load on a second app process with the "
+    "Journal create, with the model: the same load on a second app process with the "
     "embedding model loaded, where the safety gate also embeds each entry (one MiniLM "
     "encoding per sentence, in a thread); every entry's words differ, so no recent score "
     "answers for them.",
@@ -86,7 +86,7 @@ class AppRun:
 SCENARIOS = ("ready", "me", "refresh", "login", "insights", "journal_create", "journal_get")
 # Measured on a second app process with the embedding model loaded (MINDSPACE_EMBEDDINGS=auto,
 # as in production with the `ai` extra): every entry's words then pass the safety gate's
-# similarity layer too. Kept apart so the first app's memory stays the budget's "without".
+# classifier too. Kept apart so the first app's memory stays the budget's "without".
 WITH_MODEL = ("journal_create_model",)
 # Not a wrk scenario: its own app process with Redis and websocket clients (bench.realtime).
 REALTIME = "realtime"
@@ -455,7 +455,7 @@ def _app_loads(
             args=lambda invocation, _seconds: [str(invocation), token],
         ),
         "journal_create_model": Load(
-            "journal create, similarity layer on",
+            "journal create, with the model",
             "/api/v1/journal/entries",
             lua="journal_create_varied.lua",
             args=lambda invocation, _seconds: [str(invocation), token],
