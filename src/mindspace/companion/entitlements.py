@@ -17,12 +17,28 @@ from mindspace.companion.credits import Credits
 from mindspace.platform.security import Principal
 
 
+class Offer(Protocol):
+    """A persona or a prompt template: free for everyone, or paid and in some plans."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def paid(self) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     name: str
     daily_messages: int
     paid_personas: frozenset[str] = frozenset()
     paid_templates: frozenset[str] = frozenset()
+
+    def has_persona(self, persona: Offer) -> bool:
+        return not persona.paid or persona.id in self.paid_personas
+
+    def has_template(self, template: Offer) -> bool:
+        return not template.paid or template.id in self.paid_templates
 
 
 class Entitlements(Protocol):

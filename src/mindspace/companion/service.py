@@ -117,7 +117,7 @@ async def list_personas(
             name=p.name,
             description=p.description,
             paid=p.paid,
-            available=not p.paid or p.id in plan.paid_personas,
+            available=plan.has_persona(p),
         )
         for p in personas.CATALOGUE
     ]
@@ -217,7 +217,7 @@ async def start_conversation(
         raise UnknownPersona(f"Choose one of: {', '.join(personas.by_id())}.")
     if chosen.paid:
         plan = await entitlements.plan_for(session, principal)
-        if chosen.id not in plan.paid_personas:
+        if not plan.has_persona(chosen):
             raise PersonaNotIncluded(f"{chosen.name} is not included in the {plan.name} plan.")
     key = await vault.data_key(session, principal.user_id)
     now = utc_now()

@@ -67,7 +67,7 @@ async def list_templates(
             description=t.description,
             version=t.version,
             paid=t.paid,
-            available=not t.paid or t.id in plan.paid_templates,
+            available=plan.has_template(t),
             input=_input_out(t),
         )
         for t in templates.CATALOGUE
@@ -166,7 +166,7 @@ async def run_template(
             )
     if template.paid:
         plan = await limits.entitlements.plan_for(session, principal)
-        if template.id not in plan.paid_templates:
+        if not plan.has_template(template):
             raise TemplateNotIncluded(f"{template.name} is not included in the {plan.name} plan.")
     await usage.within_limits(session, principal, limits)
 
